@@ -1,0 +1,1 @@
+"""Integrations with other libraries (OpenAI client wrapper, LangChain)."""

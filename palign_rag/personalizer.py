@@ -1,0 +1,388 @@
+"""``Personalizer``: the one entry point of palign-rag."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .backends import Backend, LocalBackend, OpenAIBackend
+from .compose import Composer
+from .config import Settings
+from .embed import Embedder, SentenceTransformerEmbedder
+from .errors import InvalidInputError, PolicyViolationError
+from .extract import Extracted, extract
+from .messages import check_text, check_user_id, message_text, validate_messages
+from .policy import Policy
+from .retrieve import SelectionConfig, rank, select
+from .store import ChromaStore, MemoryStore
+from .types import (
+    ChatResult,
+    ComposedPrompt,
+    Memory,
+    MemoryKind,
+    MemorySource,
+    MemoryStatus,
+    Scope,
+    Trace,
+    memory_id_for,
+    utcnow,
+)
+
+__all__ = ["IngestReport", "Personalizer"]
+
+logger = logging.getLogger("palign_rag")
+_INGEST_CHUNK = 256
+
+
+class IngestReport(BaseModel):
+    """What ``ingest`` stored."""
+
+    added: int = 0
+    """New memories."""
+    refreshed: int = 0
+    """Memories that were already stored (same text) and had their timestamp refreshed."""
+    preferences: int = 0
+    episodes: int = 0
+    quarantined: int = 0
+    """Memories held back by the policy gate: stored for audit, never composed."""
+    memory_ids: list[str] = Field(default_factory=list)
+
+
+def _message_time(message: dict[str, Any], index: int, default: datetime) -> datetime:
+    raw = message.get("created_at", message.get("timestamp"))
+    if raw is None:
+        return default
+    try:
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            return datetime.fromtimestamp(float(raw), tz=timezone.utc)
+        if isinstance(raw, str):
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise InvalidInputError(
+        f"messages[{index}] has timestamp {raw!r}: use an ISO 8601 string (2026-11-24T09:30:00Z) or Unix seconds."
+    )
+
+
+class Personalizer:
+    """Personalized prompts for any LLM: remember, ingest, compose, chat, forget.
+
+    ``Personalizer()`` opens the embedded store in ``$PALIGN_HOME`` (default ``~/.palign``), the bundled
+    embedding model, the default policy, and the backend named by ``PALIGN_BACKEND`` (the bundled local
+    model when nothing is configured). Every part can be passed in instead.
+    """
+
+    def __init__(
+        self,
+        home: str | Path | None = None,
+        *,
+        store: MemoryStore | None = None,
+        embedder: Embedder | None = None,
+        backend: Backend | None = None,
+        policy: Policy | str | Path | None = None,
+        settings: Settings | None = None,
+        tenant: str = "default",
+        memory_budget: int | None = None,
+    ) -> None:
+        self.settings = settings or Settings.resolve(home=home)
+        if memory_budget is not None:
+            self.settings = self.settings.model_copy(update={"memory_budget": memory_budget})
+        if not tenant or not tenant.strip():
+            raise InvalidInputError("tenant must be a non-empty string (the default is 'default').")
+        self.tenant = tenant
+        self.embedder: Embedder = embedder or SentenceTransformerEmbedder()
+        self.store: MemoryStore = store if store is not None else ChromaStore.embedded(self.settings.home)
+        bind = getattr(self.store, "bind_embedder", None)
+        if callable(bind):
+            bind(self.embedder.name, self.embedder.dimension)
+        if policy is None:
+            self.policy = Policy.default()
+        elif isinstance(policy, Policy):
+            self.policy = policy
+        else:
+            self.policy = Policy.from_file(policy)
+        self._backend = backend
+        self._backend_lock = threading.Lock()
+        self.composer = Composer()
+
+    # -- configuration ------------------------------------------------------------------------
+    @property
+    def backend(self) -> Backend:
+        """The backend, created from the settings on first use."""
+        with self._backend_lock:
+            if self._backend is None:
+                if self.settings.backend == "openai":
+                    self._backend = OpenAIBackend(
+                        model=self.settings.model, base_url=self.settings.base_url, api_key=self.settings.api_key
+                    )
+                else:
+                    self._backend = LocalBackend(self.settings.model)
+            return self._backend
+
+    @property
+    def selection(self) -> SelectionConfig:
+        return SelectionConfig(
+            memory_budget=self.settings.memory_budget,
+            max_episodes=self.settings.max_episodes,
+            min_episode_similarity=self.settings.min_episode_similarity,
+        )
+
+    def _scope(self, user_id: object, operation: str) -> Scope:
+        return Scope(tenant=self.tenant, user_id=check_user_id(user_id, operation))
+
+    # -- writing ------------------------------------------------------------------------------
+    def remember(
+        self,
+        user_id: str,
+        text: str,
+        *,
+        kind: MemoryKind | str = MemoryKind.PREFERENCE,
+        source: MemorySource | str = MemorySource.STATED,
+        confidence: float = 1.0,
+        origin: str | None = "remember",
+    ) -> Memory:
+        """Store one stated preference or fact for ``user_id`` and return it.
+
+        Remembering the same text again refreshes it instead of storing a duplicate. Raises
+        ``PolicyViolationError`` (storing nothing) when the policy refuses the text.
+        """
+        scope = self._scope(user_id, "remember")
+        body = check_text(text)
+        try:
+            kind = MemoryKind(kind)
+            source = MemorySource(source)
+        except ValueError as exc:
+            raise InvalidInputError(
+                f"{exc}: kind is one of {[k.value for k in MemoryKind]}, source one of {[s.value for s in MemorySource]}."
+            ) from None
+        if not 0.0 <= confidence <= 1.0:
+            raise InvalidInputError(f"confidence must be between 0 and 1, got {confidence}.")
+        violation = self.policy.violation(body)
+        if violation is not None:
+            raise PolicyViolationError(violation)
+        now = utcnow()
+        memory = Memory(
+            id=memory_id_for(scope, kind, body),
+            tenant=scope.tenant,
+            user_id=scope.user_id,
+            text=body,
+            kind=kind,
+            source=source,
+            confidence=confidence,
+            origin=origin,
+            created_at=now,
+            updated_at=now,
+        )
+        existing = self.store.get(scope, [memory.id])
+        if existing:
+            memory = existing[0].model_copy(update={"updated_at": now, "status": MemoryStatus.ACTIVE})
+        self.store.upsert([memory], self.embedder.embed([body]))
+        logger.info("remembered a %s for a user (%s)", kind.value, "refreshed" if existing else "new")
+        return memory
+
+    def ingest(
+        self,
+        user_id: str,
+        messages: Sequence[dict[str, Any]],
+        *,
+        origin: str | None = None,
+        include_assistant: bool = False,
+        at: datetime | None = None,
+    ) -> IngestReport:
+        """Store a chat history (OpenAI format): stated preferences from user turns, the rest as episodes.
+
+        Messages may carry ``created_at`` (ISO 8601 or Unix seconds); otherwise ``at`` (default now) is
+        used. Everything is validated before anything is written. Instruction-like text is quarantined:
+        stored for audit, never composed.
+        """
+        scope = self._scope(user_id, "ingest")
+        checked = validate_messages(messages)
+        default_time = at or utcnow()
+        times = [_message_time(m, i, default_time) for i, m in enumerate(checked)]
+        found = extract(checked, include_assistant=include_assistant)
+        report = IngestReport()
+        memories: dict[str, Memory] = {}
+        for item in found:
+            memory = self._memory_from(scope, item, times[item.message_index], origin)
+            memories.setdefault(memory.id, memory)
+        batch = list(memories.values())
+        # Embedding (CPU-bound) of one chunk overlaps the store write of the previous one.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="palign-write") as writer:
+            pending: Future[None] | None = None
+            for start in range(0, len(batch), _INGEST_CHUNK):
+                chunk = batch[start : start + _INGEST_CHUNK]
+                known = {m.id: m for m in self.store.get(scope, [m.id for m in chunk])}
+                chunk = [self._merge(m, known.get(m.id)) for m in chunk]
+                vectors = self.embedder.embed([m.text for m in chunk])
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(self.store.upsert, chunk, vectors)
+                for memory in chunk:
+                    report.memory_ids.append(memory.id)
+                    if memory.id in known:
+                        report.refreshed += 1
+                    else:
+                        report.added += 1
+                    if memory.status is MemoryStatus.QUARANTINED:
+                        report.quarantined += 1
+                    elif memory.kind is MemoryKind.EPISODE:
+                        report.episodes += 1
+                    else:
+                        report.preferences += 1
+            if pending is not None:
+                pending.result()
+        logger.info(
+            "ingested %d messages for a user: %d new, %d refreshed, %d quarantined",
+            len(checked), report.added, report.refreshed, report.quarantined,
+        )
+        return report
+
+    def _memory_from(self, scope: Scope, item: Extracted, when: datetime, origin: str | None) -> Memory:
+        violation = self.policy.violation(item.text)
+        kind = item.kind
+        if violation is not None:
+            kind = MemoryKind.EPISODE  # quarantined text never counts as a preference
+        return Memory(
+            id=memory_id_for(scope, kind, item.text),
+            tenant=scope.tenant,
+            user_id=scope.user_id,
+            text=item.text,
+            kind=kind,
+            source=MemorySource.EXTRACTED,
+            status=MemoryStatus.QUARANTINED if violation else MemoryStatus.ACTIVE,
+            quarantine_reason=violation,
+            role=item.role,
+            origin=origin,
+            message_index=item.message_index,
+            created_at=when,
+            updated_at=when,
+        )
+
+    @staticmethod
+    def _merge(new: Memory, old: Memory | None) -> Memory:
+        if old is None:
+            return new
+        return old.model_copy(
+            update={"updated_at": max(old.updated_at, new.updated_at), "status": new.status, "quarantine_reason": new.quarantine_reason}
+        )
+
+    # -- reading ------------------------------------------------------------------------------
+    def compose(
+        self, user_id: str, messages: Sequence[dict[str, Any]], *, memory_budget: int | None = None
+    ) -> ComposedPrompt:
+        """Build the personalized messages for the latest user turn, with a trace of every decision."""
+        scope = self._scope(user_id, "compose")
+        checked = validate_messages(messages, require_user_turn=True)
+        if memory_budget is not None and memory_budget <= 0:
+            raise InvalidInputError(f"memory_budget must be a positive number of tokens, got {memory_budget}.")
+        config = self.selection
+        if memory_budget is not None:
+            config = SelectionConfig(
+                memory_budget=memory_budget,
+                max_episodes=config.max_episodes,
+                min_episode_similarity=config.min_episode_similarity,
+            )
+        query = next(message_text(m) for m in reversed(checked) if m["role"] == "user" and message_text(m).strip())
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        vector = self.embedder.embed([query])[0]
+        timings["embed"] = (time.perf_counter() - started) * 1000
+        mark = time.perf_counter()
+        profile, profile_vectors = self.store.profile(scope)
+        episodes = self.store.search_episodes(scope, vector, k=max(config.max_episodes * 3, 10))
+        timings["retrieve"] = (time.perf_counter() - mark) * 1000
+        mark = time.perf_counter()
+        candidates = rank(vector, profile, profile_vectors, episodes, policy=self.policy, now=utcnow())
+        used = select(candidates, config, cost=self.composer.line_cost, section_overhead=self.composer.section_overhead)
+        rendered = self.composer.render(self.policy, used, Composer.app_prompt(checked))
+        timings["compose"] = (time.perf_counter() - mark) * 1000
+        timings["total"] = (time.perf_counter() - started) * 1000
+        trace = Trace(
+            tenant=scope.tenant,
+            user_id=scope.user_id,
+            query=query,
+            policy_id=self.policy.id,
+            policy_hash=self.policy.hash,
+            embedder=self.embedder.name,
+            tokenizer=self.composer.counter.name,
+            memory_budget=config.memory_budget,
+            candidates=candidates,
+            tokens=rendered.tokens,
+            timings_ms={k: round(v, 3) for k, v in timings.items()},
+        )
+        out = [{"role": "system", "content": rendered.text}]
+        out.extend(m for m in checked if m["role"] not in ("system", "developer"))
+        return ComposedPrompt(messages=out, system_prompt=rendered.text, trace=trace)
+
+    def chat(self, user_id: str, messages: Sequence[dict[str, Any]], **kwargs: Any) -> ChatResult:
+        """Compose, forward to the backend, and return its reply with the trace."""
+        composed = self.compose(user_id, messages)
+        completion = self.backend.complete(composed.messages, **kwargs)
+        return self._result(composed, completion)
+
+    @staticmethod
+    def _result(composed: ComposedPrompt, completion: Any) -> ChatResult:
+        return ChatResult(
+            content=completion.content,
+            model=completion.model,
+            trace_id=composed.trace.id,
+            trace=composed.trace,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+        )
+
+    def memories(self, user_id: str) -> list[Memory]:
+        """Every memory of ``user_id``, oldest first (quarantined and superseded ones included)."""
+        return self.store.list(self._scope(user_id, "memories"))
+
+    def forget(self, user_id: str, memory_id: str | None = None) -> int:
+        """Delete one memory of ``user_id`` (or all of them); return how many were deleted."""
+        scope = self._scope(user_id, "forget")
+        if memory_id is None:
+            return self.store.delete(scope)
+        check_text(memory_id, "memory_id")
+        removed = self.store.delete(scope, [memory_id])
+        if removed == 0:
+            raise InvalidInputError(
+                f"User {user_id!r} has no memory {memory_id!r}: list them with memories() or `palign memories --user ...`."
+            )
+        return removed
+
+    # -- async twins --------------------------------------------------------------------------
+    async def aremember(self, user_id: str, text: str, **kwargs: Any) -> Memory:
+        """Async ``remember``."""
+        return await asyncio.to_thread(self.remember, user_id, text, **kwargs)
+
+    async def aingest(self, user_id: str, messages: Sequence[dict[str, Any]], **kwargs: Any) -> IngestReport:
+        """Async ``ingest``."""
+        return await asyncio.to_thread(self.ingest, user_id, messages, **kwargs)
+
+    async def acompose(
+        self, user_id: str, messages: Sequence[dict[str, Any]], *, memory_budget: int | None = None
+    ) -> ComposedPrompt:
+        """Async ``compose``."""
+        return await asyncio.to_thread(self.compose, user_id, messages, memory_budget=memory_budget)
+
+    async def achat(self, user_id: str, messages: Sequence[dict[str, Any]], **kwargs: Any) -> ChatResult:
+        """Async ``chat``: the backend call itself is awaited natively."""
+        composed = await self.acompose(user_id, messages)
+        completion = await self.backend.acomplete(composed.messages, **kwargs)
+        return self._result(composed, completion)
+
+    async def amemories(self, user_id: str) -> list[Memory]:
+        """Async ``memories``."""
+        return await asyncio.to_thread(self.memories, user_id)
+
+    async def aforget(self, user_id: str, memory_id: str | None = None) -> int:
+        """Async ``forget``."""
+        return await asyncio.to_thread(self.forget, user_id, memory_id)

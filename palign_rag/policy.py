@@ -1,0 +1,124 @@
+"""The value envelope: loading a policy, and the write-time and read-time gates.
+
+A policy is a Markdown file with a small header::
+
+    ---
+    id: my-app
+    version: 3
+    ---
+    Text placed first in every system prompt, verbatim.
+
+It outranks every preference and memory. The gate keeps instruction-like text (prompt injection)
+and anything matching the policy's ``deny`` patterns out of prompts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from .errors import InvalidInputError
+
+__all__ = ["Policy", "INJECTION_PATTERNS"]
+
+INJECTION_PATTERNS: tuple[str, ...] = (
+    r"\b(?:ignore|disregard|forget|override|bypass)\b.{0,40}\b(?:instructions?|rules?|polic(?:y|ies)|prompts?|guidelines?|values?)\b",
+    r"\b(?:system|developer) (?:prompt|message|instructions?)\b",
+    r"\byou are (?:now|no longer)\b",
+    r"\b(?:new|updated) (?:instructions?|rules?)\s*:",
+    r"\b(?:jailbreak|DAN mode|developer mode)\b",
+    r"\bpretend (?:that )?(?:you|there) (?:are|is) no (?:rules?|restrictions?|polic(?:y|ies))\b",
+    r"</?(?:system|instructions?|policy)>",
+)
+
+
+def _parse(text: str, origin: str) -> tuple[dict[str, str], list[str], str]:
+    header: dict[str, str] = {}
+    deny: list[str] = []
+    body = text
+    if text.startswith("---"):
+        parts = text.split("---", 2)
+        if len(parts) < 3:
+            raise InvalidInputError(f"Policy {origin}: the header opened with '---' is never closed by another '---'.")
+        for line in parts[1].splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            key, sep, value = line.partition(":")
+            if not sep:
+                raise InvalidInputError(f"Policy {origin}: header line {line!r} is not 'key: value'.")
+            key, value = key.strip(), value.strip()
+            if key == "deny":
+                deny.append(value)
+            else:
+                header[key] = value
+        body = parts[2]
+    body = body.strip()
+    if not body:
+        raise InvalidInputError(f"Policy {origin} has no text: write the values the assistant must keep.")
+    return header, deny, body
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A fixed envelope of values, placed first in every prompt and enforced by the gate."""
+
+    id: str
+    text: str
+    version: str = "1"
+    deny: tuple[str, ...] = ()
+    """Extra regular expressions: a memory matching one is refused (write) or blocked (read)."""
+    _compiled: tuple[re.Pattern[str], ...] = field(default=(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        patterns = []
+        for pattern in (*INJECTION_PATTERNS, *self.deny):
+            try:
+                patterns.append(re.compile(pattern, re.IGNORECASE | re.DOTALL))
+            except re.error as exc:
+                raise InvalidInputError(f"Policy {self.id}: deny pattern {pattern!r} is not a valid regex ({exc}).") from None
+        object.__setattr__(self, "_compiled", tuple(patterns))
+
+    @property
+    def hash(self) -> str:
+        """sha256 of the policy's id, version, text and deny patterns (first 16 hex digits)."""
+        raw = "\x1f".join([self.id, self.version, self.text, *self.deny]).encode()
+        return hashlib.sha256(raw).hexdigest()[:16]
+
+    @classmethod
+    def from_text(cls, text: str, *, origin: str = "<text>", deny: Iterable[str] = ()) -> Policy:
+        header, file_deny, body = _parse(text, origin)
+        return cls(
+            id=header.get("id", "custom"),
+            version=header.get("version", "1"),
+            text=body,
+            deny=tuple(file_deny) + tuple(deny),
+        )
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Policy:
+        """Load a policy file (see the module docstring for the format)."""
+        location = Path(path).expanduser()
+        try:
+            text = location.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInputError(f"Cannot read the policy file {location}: {exc.strerror or exc}.") from exc
+        return cls.from_text(text, origin=str(location))
+
+    @classmethod
+    def default(cls) -> Policy:
+        """The policy shipped in ``prompts/policy.default.md``."""
+        text = resources.files("palign_rag.prompts").joinpath("policy.default.md").read_text(encoding="utf-8")
+        return cls.from_text(text, origin="prompts/policy.default.md")
+
+    def violation(self, text: str) -> str | None:
+        """Why the gate refuses ``text``, or None when it may be used."""
+        for pattern in self._compiled:
+            if pattern.search(text):
+                kind = "instruction-like text" if pattern.pattern in INJECTION_PATTERNS else "a denied pattern"
+                return f"{kind}: matches {pattern.pattern!r}"
+        return None

@@ -1,0 +1,122 @@
+"""Scoring and selection of memories for one prompt: pure functions, no I/O.
+
+``rank`` turns what the store returned into scored ``Candidate`` objects; ``select`` decides which
+fit the token budget, highest tier first (explicit preferences, then inferred ones, then episodes).
+Every decision is written on the candidate, so the trace shows why each memory was used or not.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from .embed import Matrix
+from .policy import Policy
+from .types import Candidate, Memory, MemoryStatus, Tier
+
+__all__ = ["SelectionConfig", "rank", "select"]
+
+_TIER_ORDER = {Tier.EXPLICIT: 0, Tier.INFERRED: 1, Tier.EPISODE: 2}
+_RECENCY_HALF_LIFE_DAYS = 90.0
+_RECENCY_WEIGHT = 0.05
+_FEEDBACK_WEIGHT = 0.1
+
+
+@dataclass(frozen=True)
+class SelectionConfig:
+    """Knobs of selection."""
+
+    memory_budget: int = 600
+    """Tokens the preference and memory sections may take, headers included."""
+    max_episodes: int = 8
+    min_episode_similarity: float = 0.25
+
+
+def _score(memory: Memory, dense: float, now: datetime) -> float:
+    age_days = max((now - memory.updated_at).total_seconds(), 0.0) / 86400.0
+    recency = math.exp(-math.log(2) * age_days / _RECENCY_HALF_LIFE_DAYS)
+    return dense * memory.confidence + _RECENCY_WEIGHT * recency + _FEEDBACK_WEIGHT * (memory.weight - 1.0)
+
+
+def rank(
+    query: Matrix,
+    profile: Sequence[Memory],
+    profile_vectors: Matrix,
+    episodes: Sequence[tuple[Memory, float]],
+    *,
+    policy: Policy,
+    now: datetime,
+) -> list[Candidate]:
+    """Score every candidate; inactive or policy-blocked ones are marked and never selected."""
+    candidates: list[Candidate] = []
+    dense_profile: Sequence[float] = []
+    if len(profile):
+        dense_profile = (np.asarray(profile_vectors, dtype=np.float32) @ np.asarray(query, dtype=np.float32).reshape(-1)).tolist()
+    pairs = [*zip(profile, dense_profile), *episodes]
+    for memory, dense in pairs:
+        candidate = Candidate(memory=memory, dense=float(dense), score=_score(memory, float(dense), now))
+        if memory.status is not MemoryStatus.ACTIVE:
+            candidate.decision = "inactive"
+            candidate.reason = f"{memory.status.value}" + (
+                f": {memory.quarantine_reason}" if memory.quarantine_reason else ""
+            )
+        else:
+            violation = policy.violation(memory.text)
+            if violation is not None:
+                candidate.decision = "blocked"
+                candidate.reason = f"blocked by policy {policy.id}: {violation}"
+        candidates.append(candidate)
+    candidates.sort(key=lambda c: (_TIER_ORDER[c.memory.tier], -c.score, c.memory.id))
+    for position, candidate in enumerate(candidates, start=1):
+        candidate.rank = position
+    return candidates
+
+
+def select(
+    candidates: list[Candidate],
+    config: SelectionConfig,
+    *,
+    cost: Callable[[Candidate], int],
+    section_overhead: Callable[[Tier], int],
+) -> list[Candidate]:
+    """Mark candidates used or dropped under the budget; return the used ones in prompt order.
+
+    ``cost`` is the token cost of a candidate's line; ``section_overhead`` the cost of the header
+    of the section a tier renders into, paid once when the section gets its first line.
+    """
+    remaining = config.memory_budget
+    opened: set[str] = set()
+    episodes_taken = 0
+    used: list[Candidate] = []
+    for candidate in candidates:
+        if candidate.decision in ("inactive", "blocked"):
+            continue
+        tier = candidate.memory.tier
+        if tier is Tier.EPISODE:
+            if candidate.dense < config.min_episode_similarity:
+                candidate.decision = "dropped_relevance"
+                candidate.reason = f"similarity {candidate.dense:.3f} below {config.min_episode_similarity}"
+                continue
+            if episodes_taken >= config.max_episodes:
+                candidate.decision = "dropped_relevance"
+                candidate.reason = f"beyond the {config.max_episodes} most relevant episodes"
+                continue
+        section = "memories" if tier is Tier.EPISODE else "preferences"
+        candidate.tokens = cost(candidate)
+        needed = candidate.tokens + (0 if section in opened else section_overhead(tier))
+        if needed > remaining:
+            candidate.decision = "dropped_budget"
+            candidate.reason = f"needs {needed} tokens, {remaining} left of {config.memory_budget}"
+            continue
+        remaining -= needed
+        opened.add(section)
+        candidate.decision = "used"
+        candidate.reason = f"{tier.value} tier, score {candidate.score:.3f}"
+        if tier is Tier.EPISODE:
+            episodes_taken += 1
+        used.append(candidate)
+    return used
