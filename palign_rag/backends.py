@@ -101,7 +101,12 @@ class OpenAIBackend:
         self.model = model or "gpt-4o-mini"
         self.base_url = base_url
         self.name = f"openai:{self.model}"
-        options: dict[str, Any] = {"api_key": api_key, "base_url": base_url, "timeout": timeout, "max_retries": max_retries}
+        options: dict[str, Any] = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "timeout": timeout,
+            "max_retries": max_retries,
+        }
         self._client = openai.OpenAI(**options)
         self._async_client = openai.AsyncOpenAI(**options)
 
@@ -142,7 +147,7 @@ class OpenAIBackend:
 
         kwargs.setdefault("model", self.model)
         try:
-            response = self._client.chat.completions.create(messages=list(messages), **kwargs)
+            response = self._client.chat.completions.create(messages=list(messages), **kwargs)  # type: ignore[arg-type]
         except openai.OpenAIError as exc:
             raise self._error(exc) from exc
         return self._completion(response)
@@ -152,7 +157,7 @@ class OpenAIBackend:
 
         kwargs.setdefault("model", self.model)
         try:
-            response = await self._async_client.chat.completions.create(messages=list(messages), **kwargs)
+            response = await self._async_client.chat.completions.create(messages=list(messages), **kwargs)  # type: ignore[arg-type]
         except openai.OpenAIError as exc:
             raise self._error(exc) from exc
         return self._completion(response)

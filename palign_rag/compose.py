@@ -100,5 +100,7 @@ class Composer:
     def app_prompt(messages: Sequence[dict[str, Any]]) -> str:
         """The app's own system (and developer) instructions, joined in order."""
         return "\n\n".join(
-            message_text(m).strip() for m in messages if m["role"] in ("system", "developer") and message_text(m).strip()
+            message_text(m).strip()
+            for m in messages
+            if m["role"] in ("system", "developer") and message_text(m).strip()
         )

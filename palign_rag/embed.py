@@ -40,7 +40,8 @@ def _normalize(matrix: npt.NDArray[Any]) -> Matrix:
     matrix = np.asarray(matrix, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (matrix / norms).astype(np.float32)
+    normalized: Matrix = (matrix / norms).astype(np.float32)
+    return normalized
 
 
 def _quiet_transformers() -> None:
@@ -48,7 +49,7 @@ def _quiet_transformers() -> None:
     try:
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     except ImportError:  # pragma: no cover - transformers always comes with sentence-transformers
         pass
 
@@ -96,8 +97,9 @@ class SentenceTransformerEmbedder:
                         f"Could not load the embedding model from {path!r}: {exc}. "
                         "Pass a local model directory; palign-rag does not download models."
                     ) from exc
-                get_dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
-                    self._model, "get_sentence_embedding_dimension"
+                get_dimension = (
+                    getattr(self._model, "get_embedding_dimension", None)
+                    or self._model.get_sentence_embedding_dimension
                 )
                 dim = get_dimension()
                 self.dimension = int(dim) if dim else self.dimension

@@ -39,7 +39,7 @@ _PATTERNS = [
     rf"\bI(?:'m| am) {_ADVERB}(?:{_STATES})\b",
     r"\bI have (?:a |an )?(?:\w+ ){0,2}(?:allergy|allergies|intolerance|aversion|phobia|fear|sensitivity)\b",
     r"\bI (?:follow|keep|maintain|stick to|observe) (?:a |an )?(?:\w+ ){0,2}(?:diet|lifestyle|routine)\b",
-    r"\bmy (?:favou?rite|preferred|go-to)\b",
+    r"\bmy (?:favou?rites?|preferred|go-to)\b",
     r"^(?:please |kindly )?(?:don't|do not|never|always|avoid)\b",
     r"\b(?:please )(?:don't|do not|never|always|avoid|use|keep|stop)\b",
 ]
@@ -48,7 +48,7 @@ _PREFERENCE = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE)
 # ("I have a strong dislike for ...", "I find X off-putting", "I learn best with ...").
 _FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|I'd|my|me)\b")
 _LEXICON = re.compile(
-    r"\b(?:prefer\w*|preference\w*|favou?rite|avoid\w*|dislike\w*|distaste|hate\w*|loathe|detest|"
+    r"\b(?:prefer\w*|preference\w*|favou?rites?|avoid\w*|dislike\w*|distaste|hate\w*|loathe|detest|"
     r"love|enjoy\w*|fond|fan of|allerg\w*|intoleran\w*|refus\w*|opposed|against|can't stand|"
     r"(?:un)?comfortable|off-putting|unpleasant|annoying|ineffective|disorienting|overwhelming|"
     r"(?:learn|work|focus|sleep|feel) best|best for me|rather than|instead of|prioriti[sz]e\w*|"

@@ -7,7 +7,7 @@ from typing import Any
 
 from .errors import InvalidInputError, MissingUserError
 
-__all__ = ["ROLES", "check_user_id", "check_text", "message_text", "validate_messages"]
+__all__ = ["ROLES", "check_text", "check_user_id", "message_text", "validate_messages"]
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
@@ -61,14 +61,11 @@ def validate_messages(messages: object, *, require_user_turn: bool = False) -> l
             )
         role = message.get("role")
         if role not in ROLES:
-            raise InvalidInputError(
-                f"messages[{index}] has role {role!r}; use one of {', '.join(sorted(ROLES))}."
-            )
+            raise InvalidInputError(f"messages[{index}] has role {role!r}; use one of {', '.join(sorted(ROLES))}.")
         content = message.get("content")
         if content is not None and not isinstance(content, (str, list)):
             raise InvalidInputError(
-                f"messages[{index}].content must be a string or a list of content parts, "
-                f"got {type(content).__name__}."
+                f"messages[{index}].content must be a string or a list of content parts, got {type(content).__name__}."
             )
         checked.append(dict(message))
     if require_user_turn and not any(m["role"] == "user" and message_text(m).strip() for m in checked):

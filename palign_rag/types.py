@@ -136,7 +136,7 @@ class Memory(BaseModel):
         return Tier.EXPLICIT
 
 
-Decision = Literal["used", "dropped_budget", "dropped_relevance", "blocked", "inactive"]
+Decision = Literal["used", "dropped_budget", "dropped_relevance", "dropped_duplicate", "blocked", "inactive"]
 
 
 class Candidate(BaseModel):

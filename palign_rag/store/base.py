@@ -37,7 +37,7 @@ class MemoryStore(Protocol):
         """The memories with these ids that belong to ``scope`` (unknown ids are skipped)."""
         ...
 
-    def list(self, scope: Scope) -> list[Memory]:
+    def list_all(self, scope: Scope) -> list[Memory]:
         """Every memory of ``scope``, oldest first."""
         ...
 

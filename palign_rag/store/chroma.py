@@ -275,8 +275,10 @@ class ChromaStore:
         order = {memory_id: i for i, memory_id in enumerate(ids)}
         return sorted(found, key=lambda m: order[m.id])
 
-    def list(self, scope: Scope) -> list[Memory]:
-        memories = self._read(scope, "p", ids=None, vectors=False)[0] + self._read(scope, "e", ids=None, vectors=False)[0]
+    def list_all(self, scope: Scope) -> list[Memory]:
+        memories = (
+            self._read(scope, "p", ids=None, vectors=False)[0] + self._read(scope, "e", ids=None, vectors=False)[0]
+        )
         return sorted(memories, key=lambda m: (m.created_at, m.message_index or 0, m.id))
 
     def profile(self, scope: Scope) -> tuple[list[Memory], Matrix]:

@@ -1,0 +1,268 @@
+"""The ``palign`` command: a thin layer over ``Personalizer``.
+
+Heavy libraries (torch, chromadb) are imported only inside the commands, so ``palign --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .personalizer import Personalizer
+
+__all__ = ["main"]
+
+
+def _common(parser: argparse.ArgumentParser, *, user: bool = True, json_flag: bool = False) -> None:
+    parser.add_argument("--home", help="store directory (default: $PALIGN_HOME or ~/.palign)")
+    parser.add_argument("--tenant", default="default", help="tenant the user belongs to (default: default)")
+    if user:
+        parser.add_argument("--user", required=True, help="the user id whose memories to use")
+    if json_flag:
+        parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _backend_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend", choices=["local", "openai"], help="LLM backend (default: $PALIGN_BACKEND or local)"
+    )
+    parser.add_argument("--model", help="model name (openai) or .gguf path (local); default $PALIGN_MODEL")
+    parser.add_argument("--base-url", help="OpenAI-compatible base URL (default: $OPENAI_BASE_URL)")
+    parser.add_argument("--policy", help="policy file to use instead of the default")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="palign",
+        description="Personalized, value-constrained prompts for any LLM. Memories stay per user, on your disk.",
+    )
+    parser.add_argument("--version", action="version", version="palign-rag 0.1.0")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser("demo", help="show personalization for three example users, fully offline")
+    demo.add_argument("--home", help="store directory for the demo (default: $PALIGN_HOME/demo)")
+    demo.add_argument("--examples", help="folder of <user>.jsonl histories (default: the repository's examples/)")
+    demo.add_argument("--max-tokens", type=int, default=80, help="reply length per answer (default 80)")
+    demo.add_argument("--no-llm", action="store_true", help="skip the model replies; show prompts only")
+
+    remember = commands.add_parser("remember", help="store a stated preference or fact")
+    _common(remember, json_flag=True)
+    remember.add_argument("text", help="what to remember, e.g. 'I prefer short answers'")
+    remember.add_argument("--kind", choices=["preference", "fact", "episode"], default="preference")
+
+    ingest = commands.add_parser("ingest", help="store a chat history (JSONL of OpenAI-format messages)")
+    _common(ingest, json_flag=True)
+    ingest.add_argument("file", help="a .jsonl file, one {'role', 'content'} message per line ('-' for stdin)")
+    ingest.add_argument("--include-assistant", action="store_true", help="keep assistant turns as episodes too")
+
+    inspect = commands.add_parser("inspect", help="show the prompt composed for a message, and why")
+    _common(inspect, json_flag=True)
+    inspect.add_argument("message", help="the user's message")
+    inspect.add_argument("--system", default="", help="the app's own system prompt")
+    inspect.add_argument("--budget", type=int, help="memory token budget (default: $PALIGN_MEMORY_BUDGET or 600)")
+    inspect.add_argument("--policy", help="policy file to use instead of the default")
+
+    chat = commands.add_parser("chat", help="chat through the configured backend (interactive without a message)")
+    _common(chat, json_flag=True)
+    _backend_options(chat)
+    chat.add_argument("message", nargs="?", help="one message; omit for an interactive session")
+    chat.add_argument("--system", default="", help="the app's own system prompt")
+    chat.add_argument("--max-tokens", type=int, default=256)
+
+    memories = commands.add_parser("memories", help="list a user's memories")
+    _common(memories, json_flag=True)
+
+    forget = commands.add_parser("forget", help="delete one memory (--id) or all of a user's memories")
+    _common(forget, json_flag=True)
+    forget.add_argument("--id", dest="memory_id", help="the memory to delete (see `palign memories`)")
+    forget.add_argument("--yes", action="store_true", help="do not ask before deleting all of a user's memories")
+    return parser
+
+
+def _personalizer(args: argparse.Namespace, *, home: str | None = None) -> Personalizer:
+    from .config import Settings
+    from .personalizer import Personalizer
+
+    settings = Settings.resolve(
+        home=home or args.home,
+        backend=getattr(args, "backend", None),
+        model=getattr(args, "model", None),
+        base_url=getattr(args, "base_url", None),
+    )
+    return Personalizer(
+        settings=settings, tenant=getattr(args, "tenant", "default"), policy=getattr(args, "policy", None)
+    )
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def _read_messages(path: str) -> list[dict[str, Any]]:
+    from .errors import InvalidInputError
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"Cannot read {path}: {exc}. Pass a UTF-8 .jsonl file of chat messages.") from exc
+    if text.lstrip().startswith("["):
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(f"{path} is not valid JSON ({exc}).") from exc
+        return list(loaded)
+    messages = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            messages.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(
+                f"{path}, line {number}: not valid JSON ({exc.msg}). Each line must be one message, "
+                'e.g. {"role": "user", "content": "I prefer short answers"}.'
+            ) from None
+    return messages
+
+
+def _cmd_remember(args: argparse.Namespace) -> int:
+    memory = _personalizer(args).remember(args.user, args.text, kind=args.kind)
+    if args.json:
+        _print_json(memory.model_dump(mode="json"))
+    else:
+        print(f"remembered {memory.id} ({memory.kind.value})")
+    return 0
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    messages = _read_messages(args.file)
+    report = _personalizer(args).ingest(
+        args.user,
+        messages,
+        origin=Path(args.file).name if args.file != "-" else "stdin",
+        include_assistant=args.include_assistant,
+    )
+    if args.json:
+        _print_json(report.model_dump(mode="json"))
+    else:
+        print(
+            f"{len(messages)} messages: {report.added} new memories, {report.refreshed} already known "
+            f"({report.preferences} preferences, {report.episodes} episodes, {report.quarantined} quarantined)"
+        )
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from .render import trace_text
+
+    messages: list[dict[str, Any]] = []
+    if args.system:
+        messages.append({"role": "system", "content": args.system})
+    messages.append({"role": "user", "content": args.message})
+    composed = _personalizer(args).compose(args.user, messages, memory_budget=args.budget)
+    if args.json:
+        _print_json(composed.model_dump(mode="json"))
+    else:
+        print(trace_text(composed))
+    return 0
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    personalizer = _personalizer(args)
+    history: list[dict[str, Any]] = [{"role": "system", "content": args.system}] if args.system else []
+    if args.message is not None:
+        history.append({"role": "user", "content": args.message})
+        result = personalizer.chat(args.user, history, max_tokens=args.max_tokens)
+        if args.json:
+            _print_json(result.model_dump(mode="json"))
+        else:
+            print(result.content)
+        return 0
+    print("palign chat: type a message, an empty line or Ctrl-D to leave.", file=sys.stderr)
+    while True:
+        try:
+            line = input("you> ")
+        except EOFError:
+            break
+        if not line.strip():
+            break
+        history.append({"role": "user", "content": line})
+        result = personalizer.chat(args.user, history, max_tokens=args.max_tokens)
+        history.append({"role": "assistant", "content": result.content})
+        print(f"assistant> {result.content}")
+    return 0
+
+
+def _cmd_memories(args: argparse.Namespace) -> int:
+    memories = _personalizer(args).memories(args.user)
+    if args.json:
+        _print_json([m.model_dump(mode="json") for m in memories])
+        return 0
+    if not memories:
+        print(f"no memories for user {args.user!r}")
+        return 0
+    for memory in memories:
+        text = " ".join(memory.text.split())
+        text = text if len(text) <= 90 else text[:87] + "..."
+        print(f"{memory.id}  {memory.kind.value:<10} {memory.status.value:<11} {memory.created_at:%Y-%m-%d}  {text}")
+    return 0
+
+
+def _cmd_forget(args: argparse.Namespace) -> int:
+    personalizer = _personalizer(args)
+    if args.memory_id is None and not args.yes and sys.stdin.isatty():
+        answer = input(f"Delete all memories of user {args.user!r}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing deleted")
+            return 1
+    removed = personalizer.forget(args.user, args.memory_id)
+    if args.json:
+        _print_json({"user": args.user, "deleted": removed})
+    else:
+        print(f"deleted {removed} memor{'y' if removed == 1 else 'ies'} of user {args.user!r}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(home=args.home, examples=args.examples, max_tokens=args.max_tokens, use_llm=not args.no_llm)
+
+
+_COMMANDS = {
+    "demo": _cmd_demo,
+    "remember": _cmd_remember,
+    "ingest": _cmd_ingest,
+    "inspect": _cmd_inspect,
+    "chat": _cmd_chat,
+    "memories": _cmd_memories,
+    "forget": _cmd_forget,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``palign`` command; returns the exit status (0 ok, 1 runtime failure, 2 usage error)."""
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network at run time
+    from .errors import PalignError, UsageError
+
+    try:
+        return _COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except PalignError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
