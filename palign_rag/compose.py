@@ -7,6 +7,7 @@ of its quotes.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,6 +63,8 @@ class Composer:
         env.filters["quote"] = _quote
         source = template or resources.files("palign_rag.prompts").joinpath("system.j2").read_text(encoding="utf-8")
         self._template = env.from_string(source)
+        # The same memories compete in request after request: count each line once per process.
+        self._line_cost = functools.lru_cache(maxsize=65536)(self._line_cost_uncached)
         self._overhead = {
             "preferences": self.counter.count(self._section("preferences", items=[])),
             "memories": self.counter.count(self._section("memories", items=[])),
@@ -74,8 +77,10 @@ class Composer:
 
     def line_cost(self, candidate: Candidate) -> int:
         """Tokens the candidate's line takes in its section."""
-        item = _Item(candidate.memory.text, _note(candidate))
-        return self.counter.count(f"\n- {_quote(item.text)} ({item.note})")
+        return self._line_cost(candidate.memory.text, _note(candidate))
+
+    def _line_cost_uncached(self, text: str, note: str) -> int:
+        return self.counter.count(f"\n- {_quote(text)} ({note})")
 
     def section_overhead(self, tier: Tier) -> int:
         """Tokens of the header of the section a tier renders into."""

@@ -305,11 +305,12 @@ class Personalizer:
         vector = self.embedder.embed([query])[0]
         timings["embed"] = (time.perf_counter() - started) * 1000
         mark = time.perf_counter()
-        profile, profile_vectors = self.store.profile(scope)
-        episodes = self.store.search_episodes(scope, vector, k=max(config.max_episodes * 3, 10))
+        recalled = self.store.recall(scope, vector, k=max(config.max_episodes * 3, 10))
         timings["retrieve"] = (time.perf_counter() - mark) * 1000
         mark = time.perf_counter()
-        candidates = rank(vector, profile, profile_vectors, episodes, policy=self.policy, now=utcnow())
+        candidates = rank(
+            vector, recalled.profile, recalled.profile_vectors, recalled.episodes, policy=self.policy, now=utcnow()
+        )
         used = select(candidates, config, cost=self.composer.line_cost, section_overhead=self.composer.section_overhead)
         rendered = self.composer.render(self.policy, used, Composer.app_prompt(checked))
         timings["compose"] = (time.perf_counter() - mark) * 1000

@@ -14,6 +14,7 @@ and anything matching the policy's ``deny`` patterns out of prompts.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable
@@ -119,8 +120,14 @@ class Policy:
 
     def violation(self, text: str) -> str | None:
         """Why the gate refuses ``text``, or None when it may be used."""
-        for pattern in self._compiled:
-            if pattern.search(text):
-                kind = "instruction-like text" if pattern.pattern in INJECTION_PATTERNS else "a denied pattern"
-                return f"{kind}: matches {pattern.pattern!r}"
-        return None
+        return _violation(self._compiled, text)
+
+
+@functools.lru_cache(maxsize=65536)
+def _violation(compiled: tuple[re.Pattern[str], ...], text: str) -> str | None:
+    # Cached: the same memories are checked on every request (read-time gate).
+    for pattern in compiled:
+        if pattern.search(text):
+            kind = "instruction-like text" if pattern.pattern in INJECTION_PATTERNS else "a denied pattern"
+            return f"{kind}: matches {pattern.pattern!r}"
+    return None

@@ -1,6 +1,6 @@
 """Memory stores: the ``MemoryStore`` protocol and its ChromaDB implementation."""
 
-from .base import MemoryStore, ScoredMemory
+from .base import MemoryStore, Recall, ScoredMemory
 from .chroma import ChromaStore
 
-__all__ = ["ChromaStore", "MemoryStore", "ScoredMemory"]
+__all__ = ["ChromaStore", "MemoryStore", "Recall", "ScoredMemory"]

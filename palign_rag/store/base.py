@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from ..embed import Matrix
 from ..types import Memory, Scope
 
-__all__ = ["MemoryStore", "ScoredMemory"]
+__all__ = ["MemoryStore", "Recall", "ScoredMemory"]
 
 ScoredMemory = tuple[Memory, float]
 """A memory and its cosine similarity to a query (higher is more similar, 1.0 is identical)."""
+
+
+@dataclass(frozen=True)
+class Recall:
+    """What ``MemoryStore.recall`` returns for one query."""
+
+    profile: list[Memory]
+    profile_vectors: Matrix
+    episodes: list[ScoredMemory]
 
 
 @runtime_checkable
@@ -24,9 +34,9 @@ class MemoryStore(Protocol):
       without it. Implementations re-check the owner of every record they return.
     - ``upsert`` is idempotent by ``Memory.id``: writing the same memory twice stores it once.
     - Vectors are unit-norm rows aligned with the memories; scores are cosine similarity.
-    - ``profile`` returns *all* of a user's non-episode memories with their vectors, so they can be
-      scored exactly; ``search_episodes`` returns the ``k`` most similar episodes, and must not
-      return fewer than ``min(k, number of episodes)``.
+    - ``recall`` returns *all* of a user's non-episode memories with their vectors, so they can be
+      scored exactly, and the ``k`` most similar episodes: exactly the true top ``k`` (ties aside),
+      never fewer than ``min(k, number of episodes)``.
     """
 
     def upsert(self, memories: Sequence[Memory], vectors: Matrix) -> None:
@@ -41,12 +51,9 @@ class MemoryStore(Protocol):
         """Every memory of ``scope``, oldest first."""
         ...
 
-    def profile(self, scope: Scope) -> tuple[list[Memory], Matrix]:
-        """Every preference and fact of ``scope`` with its vector (for exact scoring)."""
-        ...
-
-    def search_episodes(self, scope: Scope, vector: Matrix, k: int) -> list[ScoredMemory]:
-        """The ``k`` episodes of ``scope`` most similar to ``vector``, best first."""
+    def recall(self, scope: Scope, vector: Matrix, k: int) -> Recall:
+        """What one prompt may draw on: every preference and fact of ``scope`` with its vector (for
+        exact scoring), and the ``k`` episodes most similar to ``vector``, best first."""
         ...
 
     def delete(self, scope: Scope, ids: Sequence[str] | None = None) -> int:

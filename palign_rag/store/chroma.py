@@ -32,7 +32,7 @@ import numpy.typing as npt
 from ..embed import Matrix
 from ..errors import InvalidInputError, StoreError
 from ..types import Memory, MemoryKind, MemorySource, MemoryStatus, Scope
-from .base import ScoredMemory
+from .base import Recall
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -343,23 +343,19 @@ class ChromaStore:
         memories = list(self._snapshot(scope).memories)
         return sorted(memories, key=lambda m: (m.created_at, m.message_index or 0, m.id))
 
-    def profile(self, scope: Scope) -> tuple[list[Memory], Matrix]:
+    def recall(self, scope: Scope, vector: Matrix, k: int) -> Recall:
         snapshot = self._snapshot(scope)
-        rows = snapshot.profile_rows
-        if not len(rows):
-            return [], np.zeros((0, 0), dtype=np.float32)
-        return [snapshot.memories[i] for i in rows], snapshot.vectors[rows]
-
-    def search_episodes(self, scope: Scope, vector: Matrix, k: int) -> list[ScoredMemory]:
-        snapshot = self._snapshot(scope)
+        profile_rows = snapshot.profile_rows
+        profile = [snapshot.memories[i] for i in profile_rows]
+        profile_vectors = snapshot.vectors[profile_rows] if len(profile_rows) else np.zeros((0, 0), dtype=np.float32)
         rows = snapshot.episode_rows
         if k <= 0 or not len(rows):
-            return []
+            return Recall(profile, profile_vectors, [])
         scores = snapshot.vectors[rows] @ np.asarray(vector, dtype=np.float32).reshape(-1)
         take = min(k, len(rows))
         top = np.argpartition(-scores, take - 1)[:take] if take < len(rows) else np.arange(len(rows))
         top = top[np.lexsort((top, -scores[top]))]
-        return [(snapshot.memories[rows[i]], float(scores[i])) for i in top]
+        return Recall(profile, profile_vectors, [(snapshot.memories[rows[i]], float(scores[i])) for i in top])
 
     def delete(self, scope: Scope, ids: Sequence[str] | None = None) -> int:
         collection = self._open(scope, create=False)

@@ -49,7 +49,7 @@ def test_search_is_exact_within_a_user_even_with_many_duplicates(store: ChromaSt
     store.upsert(_episodes(other, [f"turn {i}" for i in range(1000)]), vectors)
     missed = 0
     for query in _unit(centers + 0.3 * rng.standard_normal((12, 48))):
-        hits = store.search_episodes(scope, query, k=10)
+        hits = store.recall(scope, query, k=10).episodes
         assert len(hits) == 10
         assert {m.user_id for m, _ in hits} == {"u1"}
         tenth_best = np.sort(vectors @ query)[::-1][9]
@@ -60,9 +60,9 @@ def test_search_is_exact_within_a_user_even_with_many_duplicates(store: ChromaSt
 def test_search_returns_all_when_fewer_than_k(store: ChromaStore) -> None:
     scope = Scope(user_id="few")
     store.upsert(_episodes(scope, ["a", "b", "c"]), _unit(np.eye(3, 8, dtype=np.float32)))
-    hits = store.search_episodes(scope, _unit(np.ones((1, 8), dtype=np.float32))[0], k=10)
+    hits = store.recall(scope, _unit(np.ones((1, 8), dtype=np.float32))[0], k=10).episodes
     assert sorted(m.text for m, _ in hits) == ["a", "b", "c"]
-    assert store.search_episodes(Scope(user_id="nobody"), np.ones(8, dtype=np.float32), k=10) == []
+    assert store.recall(Scope(user_id="nobody"), np.ones(8, dtype=np.float32), k=10).episodes == []
 
 
 def test_upsert_is_idempotent_by_id(store: ChromaStore) -> None:
