@@ -81,7 +81,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--per-user", type=int, default=1000)
     parser.add_argument("--queries", type=int, default=60, help="compose calls timed (queries cycle)")
-    parser.add_argument("--ingest", type=int, default=2000, help="messages in the ingest measurement")
+    parser.add_argument("--ingest", type=int, default=2000, help="messages per ingest round")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating raw-embedding / ingest rounds")
     parser.add_argument("--home", help="store directory (default: a fresh temp dir)")
     parser.add_argument("--out", help="write the figures as JSON here too")
     args = parser.parse_args()
@@ -137,15 +138,20 @@ def main() -> None:
     floor_med, floor_p95 = median_p95(floor_ms)
     comp_med, comp_p95 = median_p95(compose_ms)
 
-    # Ingest vs raw batched embedding of the same number of new, unique messages.
-    fresh = texts(args.ingest, seed=2)
-    t = time.perf_counter()
-    embedder.embed(fresh)
-    raw_rate = len(fresh) / (time.perf_counter() - t)
-    messages = [{"role": "user", "content": text} for text in texts(args.ingest, seed=3)]
-    t = time.perf_counter()
-    report = personalizer.ingest("ingest-user", messages)
-    ingest_rate = report.added / (time.perf_counter() - t)
+    # Ingest vs raw batched embedding of the same number of new, unique messages, in alternating rounds.
+    raw_rates: list[float] = []
+    ingest_rates: list[float] = []
+    for round_ in range(args.rounds):
+        fresh = texts(args.ingest, seed=100 + round_)
+        t = time.perf_counter()
+        embedder.embed(fresh)
+        raw_rates.append(len(fresh) / (time.perf_counter() - t))
+        messages = [{"role": "user", "content": text} for text in texts(args.ingest, seed=200 + round_)]
+        t = time.perf_counter()
+        report = personalizer.ingest(f"ingest-user-{round_}", messages)
+        ingest_rates.append(report.added / (time.perf_counter() - t))
+    raw_rate = statistics.median(raw_rates)
+    ingest_rate = statistics.median(ingest_rates)
 
     figures = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -161,6 +167,7 @@ def main() -> None:
         "raw_embed_per_s": round(raw_rate, 1),
         "ingest_memories_per_s": round(ingest_rate, 1),
         "ingest_over_raw": round(ingest_rate / raw_rate, 2),
+        "ingest_over_raw_per_round": [round(i / r, 2) for i, r in zip(ingest_rates, raw_rates)],
     }
     print(json.dumps(figures, indent=2))
     if args.out:

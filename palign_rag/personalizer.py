@@ -215,14 +215,13 @@ class Personalizer:
         for item in found:
             memory = self._memory_from(scope, item, times[item.message_index], origin)
             memories.setdefault(memory.id, memory)
-        batch = list(memories.values())
+        known = {m.id: m for m in self.store.get(scope, list(memories))}
+        batch = [self._merge(m, known.get(m.id)) for m in memories.values()]
         # Embedding (CPU-bound) of one chunk overlaps the store write of the previous one.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="palign-write") as writer:
             pending: Future[None] | None = None
             for start in range(0, len(batch), _INGEST_CHUNK):
                 chunk = batch[start : start + _INGEST_CHUNK]
-                known = {m.id: m for m in self.store.get(scope, [m.id for m in chunk])}
-                chunk = [self._merge(m, known.get(m.id)) for m in chunk]
                 vectors = self.embedder.embed([m.text for m in chunk])
                 if pending is not None:
                     pending.result()
