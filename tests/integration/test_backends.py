@@ -150,3 +150,34 @@ def test_any_langchain_chat_model_can_answer(home: Path) -> None:
     result = personalizer.chat("sol", [user("write about haiku")])
     assert result.content == "from langchain"
     assert result.model == "langchain:GenericFakeChatModel"
+
+
+def test_cli_chat_uses_the_configured_openai_backend(
+    tmp_path: Path, fake_openai: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from palign_rag.cli import main
+
+    home = str(tmp_path / "home")
+    assert main(["remember", "--home", home, "--user", "cli", "I prefer replies in German"]) == 0
+    capsys.readouterr()
+    code = main(
+        [
+            "chat",
+            "--home",
+            home,
+            "--user",
+            "cli",
+            "--backend",
+            "openai",
+            "--base-url",
+            fake_openai.base_url,
+            "--model",
+            "tiny",
+            "Say hello",
+            "--json",
+        ]
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["content"] == "Hello from the fake" and result["trace_id"].startswith("tr_")
+    assert '"I prefer replies in German"' in fake_openai.requests[0]["messages"][0]["content"]
+    assert fake_openai.requests[0]["max_tokens"] == 256

@@ -301,3 +301,15 @@ def test_a_different_embedder_on_the_same_store_is_refused(home: Path, backend: 
     other = Personalizer(home, embedder=FakeEmbedder(32), backend=backend)
     with pytest.raises(InvalidInputError, match="embedded with"):
         other.compose("ona", [user("tabs or spaces?")])
+
+
+def test_logs_never_carry_memory_text(personalizer: Personalizer, caplog: pytest.LogCaptureFixture) -> None:
+    secret = "I prefer my diagnosis of hypertension kept private"
+    with caplog.at_level("DEBUG", logger="palign_rag"):
+        personalizer.remember("pat", secret)
+        personalizer.ingest("pat", [user("My account number is 991-22. I avoid phone calls.")])
+        personalizer.compose("pat", [user("hypertension account phone")])
+    assert caplog.records  # something was logged ...
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for fragment in ("hypertension", "991-22", "phone calls"):
+        assert fragment not in logged  # ... but never what the user said
