@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -16,7 +17,7 @@ from .errors import ModelNotFoundError
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["Embedder", "FakeEmbedder", "Matrix", "SentenceTransformerEmbedder"]
+__all__ = ["CachedEmbedder", "Embedder", "FakeEmbedder", "Matrix", "SentenceTransformerEmbedder"]
 
 Matrix = npt.NDArray[np.float32]
 
@@ -145,3 +146,52 @@ class FakeEmbedder:
             if not matrix[row].any():
                 matrix[row, 0] = 1.0
         return _normalize(matrix)
+
+
+class CachedEmbedder:
+    """Wraps an embedder and remembers the vectors of recent texts (least recently used out first).
+
+    Real users repeat each other ("thanks!", shared templates); the cache embeds each distinct text once.
+    Vectors are those of the wrapped embedder, so ``name`` and ``dimension`` are the same.
+    """
+
+    def __init__(self, inner: Embedder, *, max_items: int = 100_000) -> None:
+        self.inner = inner
+        self.max_items = max_items
+        self._cache: OrderedDict[str, Matrix] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def embed(self, texts: Sequence[str]) -> Matrix:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            fresh = self.inner.embed(missing)
+            with self._lock:
+                for text, vector in zip(missing, fresh):
+                    self._cache[text] = vector
+                while len(self._cache) > self.max_items:
+                    self._cache.popitem(last=False)
+        with self._lock:
+            self.misses += len(missing)
+            self.hits += len(texts) - len(missing)
+            rows = []
+            for text in texts:
+                vector = self._cache.get(text)
+                if vector is None:  # evicted between the two steps by a tiny cache: embed it alone
+                    vector = self.inner.embed([text])[0]
+                else:
+                    self._cache.move_to_end(text)
+                rows.append(vector)
+        if not rows:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack(rows).astype(np.float32, copy=False)

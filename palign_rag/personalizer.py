@@ -25,6 +25,7 @@ from .policy import Policy
 from .retrieve import SelectionConfig, rank, select
 from .store import ChromaStore, MemoryStore
 from .types import (
+    Candidate,
     ChatResult,
     ComposedPrompt,
     Memory,
@@ -55,6 +56,10 @@ class IngestReport(BaseModel):
     quarantined: int = 0
     """Memories held back by the policy gate: stored for audit, never composed."""
     memory_ids: list[str] = Field(default_factory=list)
+
+
+def _latest_user_text(messages: Sequence[dict[str, Any]]) -> str:
+    return next(message_text(m) for m in reversed(messages) if m["role"] == "user" and message_text(m).strip())
 
 
 def _message_time(message: dict[str, Any], index: int, default: datetime) -> datetime:
@@ -298,18 +303,11 @@ class Personalizer:
                 max_episodes=config.max_episodes,
                 min_episode_similarity=config.min_episode_similarity,
             )
-        query = next(message_text(m) for m in reversed(checked) if m["role"] == "user" and message_text(m).strip())
+        query = _latest_user_text(checked)
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        vector = self.embedder.embed([query])[0]
-        timings["embed"] = (time.perf_counter() - started) * 1000
+        candidates = self._candidates(scope, query, max(config.max_episodes * 3, 10), timings)
         mark = time.perf_counter()
-        recalled = self.store.recall(scope, vector, k=max(config.max_episodes * 3, 10))
-        timings["retrieve"] = (time.perf_counter() - mark) * 1000
-        mark = time.perf_counter()
-        candidates = rank(
-            vector, recalled.profile, recalled.profile_vectors, recalled.episodes, policy=self.policy, now=utcnow()
-        )
         used = select(candidates, config, cost=self.composer.line_cost, section_overhead=self.composer.section_overhead)
         rendered = self.composer.render(self.policy, used, Composer.app_prompt(checked))
         timings["compose"] = (time.perf_counter() - mark) * 1000
@@ -330,6 +328,32 @@ class Personalizer:
         out = [{"role": "system", "content": rendered.text}]
         out.extend(m for m in checked if m["role"] not in ("system", "developer"))
         return ComposedPrompt(messages=out, system_prompt=rendered.text, trace=trace)
+
+    def retrieve(self, user_id: str, messages: Sequence[dict[str, Any]], *, k: int = 10) -> list[Candidate]:
+        """The ``k`` memories most relevant to the latest user turn, best first, before any budget.
+
+        This is the ranking ``compose`` selects from, across tiers; memories the policy blocks or that
+        are inactive are left out.
+        """
+        scope = self._scope(user_id, "retrieve")
+        checked = validate_messages(messages, require_user_turn=True)
+        if k <= 0:
+            raise InvalidInputError(f"k must be a positive number of memories, got {k}.")
+        candidates = self._candidates(scope, _latest_user_text(checked), k, {})
+        usable = [c for c in candidates if c.decision not in ("inactive", "blocked")]
+        usable.sort(key=lambda c: (-c.score, c.memory.id))
+        return usable[:k]
+
+    def _candidates(self, scope: Scope, query: str, k: int, timings: dict[str, float]) -> list[Candidate]:
+        mark = time.perf_counter()
+        vector = self.embedder.embed([query])[0]
+        timings["embed"] = (time.perf_counter() - mark) * 1000
+        mark = time.perf_counter()
+        recalled = self.store.recall(scope, vector, k=k)
+        timings["retrieve"] = (time.perf_counter() - mark) * 1000
+        return rank(
+            vector, recalled.profile, recalled.profile_vectors, recalled.episodes, policy=self.policy, now=utcnow()
+        )
 
     def chat(self, user_id: str, messages: Sequence[dict[str, Any]], **kwargs: Any) -> ChatResult:
         """Compose, forward to the backend, and return its reply with the trace."""

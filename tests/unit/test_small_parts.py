@@ -108,3 +108,21 @@ def test_public_names_are_sorted_and_importable() -> None:
     assert palign_rag.__all__ == sorted(palign_rag.__all__)
     for name in palign_rag.__all__:
         assert getattr(palign_rag, name) is not None
+
+
+def test_cached_embedder_embeds_each_distinct_text_once() -> None:
+    import numpy as np
+
+    from palign_rag.embed import CachedEmbedder, FakeEmbedder
+
+    inner = FakeEmbedder()
+    cached = CachedEmbedder(inner, max_items=3)
+    first = cached.embed(["thanks!", "ok", "thanks!"])
+    again = cached.embed(["ok", "thanks!"])
+    assert inner.calls == 1
+    assert np.array_equal(first[0], again[1]) and np.array_equal(first[0], first[2])
+    assert np.array_equal(again, inner.embed(["ok", "thanks!"]))
+    cached.embed(["a", "b", "c"])  # evicts the older texts
+    cached.embed(["thanks!"])
+    assert (cached.hits, cached.misses) == (3, 6)
+    assert cached.name == inner.name and cached.dimension == inner.dimension
