@@ -78,6 +78,28 @@ def build_parser() -> argparse.ArgumentParser:
     memories = commands.add_parser("memories", help="list a user's memories")
     _common(memories, json_flag=True)
 
+    evaluate = commands.add_parser("eval", help="measure retrieval on public benchmarks (PrefEval, LoCoMo)")
+    benchmarks = evaluate.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
+    prefeval = benchmarks.add_parser("prefeval", help="is the user's preference in the composed prompt?")
+    prefeval.add_argument("--data", required=True, help="the PrefEval folder (holds explicit_preference/)")
+    prefeval.add_argument("--turns", default="10,100,300", help="filler turns T, comma-separated (default 10,100,300)")
+    prefeval.add_argument(
+        "--variant", choices=["explicit", "choice", "persona", "crowded"], default="explicit", help="default explicit"
+    )
+    prefeval.add_argument("--budget", type=int, help="memory token budget (default 600; 400 for crowded)")
+    prefeval.add_argument("--topics", help="only these topics, comma-separated")
+    prefeval.add_argument("--limit", type=int, help="only the first N records of each topic")
+    locomo = benchmarks.add_parser("locomo", help="recall@k of the evidence turns for each question")
+    locomo.add_argument("--data", required=True, help="the LoCoMo JSON file")
+    locomo.add_argument("--k", default="5,10,25,50", help="cut-offs, comma-separated (default 5,10,25,50)")
+    locomo.add_argument("--limit", type=int, help="only the first N conversations")
+    for sub in (prefeval, locomo):
+        sub.add_argument("--home", help="store for the evaluation users (default: a fresh temporary directory)")
+        sub.add_argument("--embedder", help="a local sentence-transformers model directory (default: the bundled one)")
+        sub.add_argument("--report", help="write a self-contained HTML report with plots here")
+        sub.add_argument("--json", action="store_true", help="print the figures as JSON")
+        sub.add_argument("--no-progress", action="store_true", help="no progress bars")
+
     forget = commands.add_parser("forget", help="delete one memory (--id) or all of a user's memories")
     _common(forget, json_flag=True)
     forget.add_argument("--id", dest="memory_id", help="the memory to delete (see `palign memories`)")
@@ -235,6 +257,80 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(home=args.home, examples=args.examples, max_tokens=args.max_tokens, use_llm=not args.no_llm)
 
 
+def _ints(value: str, what: str) -> list[int]:
+    from .errors import InvalidInputError
+
+    try:
+        numbers = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise InvalidInputError(f"{what} must be whole numbers separated by commas, e.g. 10,100,300.") from None
+    if not numbers or min(numbers) <= 0:
+        raise InvalidInputError(f"{what} must be positive whole numbers, e.g. 10,100,300.")
+    return numbers
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .embed import CachedEmbedder, SentenceTransformerEmbedder
+    from .eval import evaluate_locomo, evaluate_prefeval
+    from .personalizer import Personalizer
+
+    with tempfile.TemporaryDirectory(prefix="palign-eval-") as scratch:
+        personalizer = Personalizer(
+            args.home or scratch, embedder=CachedEmbedder(SentenceTransformerEmbedder(args.embedder))
+        )
+        if args.benchmark == "prefeval":
+            figures = evaluate_prefeval(
+                personalizer,
+                args.data,
+                variant=args.variant,
+                turns=_ints(args.turns, "--turns"),
+                memory_budget=args.budget,
+                topics=args.topics.split(",") if args.topics else None,
+                limit=args.limit,
+                report=args.report,
+                progress=not args.no_progress,
+            )
+        else:
+            figures = evaluate_locomo(
+                personalizer,
+                args.data,
+                ks=_ints(args.k, "--k"),
+                limit=args.limit,
+                report=args.report,
+                progress=not args.no_progress,
+            )
+    if args.json:
+        _print_json(figures)
+    else:
+        _print_eval(figures)
+    return 0
+
+
+def _print_eval(figures: dict[str, Any]) -> None:
+    print(f"{figures['benchmark']} ({figures['embedder']}, {figures['seconds']} s)")
+    if figures["benchmark"] == "prefeval":
+        print(f"  variant {figures['variant']}")
+        print(f"  {'T':>5} {'records':>8} {'in prompt':>10} {'hit@1':>7} {'hit@5':>7} {'naive@1':>8} {'naive@5':>8}")
+        for r in figures["results"]:
+            print(
+                f"  {r['turns']:>5} {r['records']:>8} {r['in_prompt']:>10.3f} {r['hit@1']:>7.3f} {r['hit@5']:>7.3f} "
+                f"{r['baseline_hit@1']:>8.3f} {r['baseline_hit@5']:>8.3f}"
+            )
+    else:
+        ks = list(figures["ours"])
+        print(f"  {figures['questions']} questions in {figures['conversations']} conversations")
+        print("  " + " " * 22 + " ".join(f"{k:>10}" for k in ks))
+        print("  " + f"{'palign':<22}" + " ".join(f"{figures['ours'][k]:>10.3f}" for k in ks))
+        print("  " + f"{'naive dense':<22}" + " ".join(f"{figures['baseline'][k]:>10.3f}" for k in ks))
+        for name, values in figures["by_category"].items():
+            label = f"{name} ({values['questions']})"
+            print("  " + f"{label:<22}" + " ".join(f"{values['ours'][k]:>10.3f}" for k in ks))
+    if figures.get("report"):
+        print(f"  report: {figures['report']}")
+
+
 _COMMANDS = {
     "demo": _cmd_demo,
     "remember": _cmd_remember,
@@ -243,6 +339,7 @@ _COMMANDS = {
     "chat": _cmd_chat,
     "memories": _cmd_memories,
     "forget": _cmd_forget,
+    "eval": _cmd_eval,
 }
 
 

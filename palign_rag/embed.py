@@ -31,8 +31,11 @@ class Embedder(Protocol):
     vector. ``name`` identifies the model; vectors of different names are never mixed in one store.
     """
 
-    name: str
-    dimension: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
 
     def embed(self, texts: Sequence[str]) -> Matrix: ...
 
