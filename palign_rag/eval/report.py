@@ -99,7 +99,7 @@ def write_report(path: str | Path, title: str, charts: Sequence[str], figures: o
         "figcaption{font-weight:bold;margin-bottom:.4em}pre{background:#f3f4f6;padding:1em;overflow:auto}</style>"
         f"</head><body><h1>{html.escape(title)}</h1>"
         + "".join(charts)
-        + f"<h2>Figures</h2><pre>{html.escape(json.dumps(figures, indent=2))}</pre></body></html>"
+        + f"<h2>Figures</h2><pre>{html.escape(json.dumps(figures, indent=2), quote=False)}</pre></body></html>"
     )
     target.write_text(page, encoding="utf-8")
     return target
