@@ -349,11 +349,9 @@ class Personalizer:
         vector = self.embedder.embed([query])[0]
         timings["embed"] = (time.perf_counter() - mark) * 1000
         mark = time.perf_counter()
-        recalled = self.store.recall(scope, vector, k=k)
+        recalled = self.store.recall(scope, vector, k=k, text=query)
         timings["retrieve"] = (time.perf_counter() - mark) * 1000
-        return rank(
-            vector, recalled.profile, recalled.profile_vectors, recalled.episodes, policy=self.policy, now=utcnow()
-        )
+        return rank(recalled.hits, policy=self.policy, now=utcnow())
 
     def chat(self, user_id: str, messages: Sequence[dict[str, Any]], **kwargs: Any) -> ChatResult:
         """Compose, forward to the backend, and return its reply with the trace."""

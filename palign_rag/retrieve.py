@@ -12,18 +12,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import numpy as np
-
-from .embed import Matrix
 from .policy import Policy
+from .store.base import Hit
 from .types import Candidate, Memory, MemoryStatus, Tier
 
 __all__ = ["SelectionConfig", "rank", "select"]
 
 _TIER_ORDER = {Tier.EXPLICIT: 0, Tier.INFERRED: 1, Tier.EPISODE: 2}
 _RECENCY_HALF_LIFE_DAYS = 90.0
-_RECENCY_WEIGHT = 0.05
+_RECENCY_WEIGHT = 0.01
 _FEEDBACK_WEIGHT = 0.1
+RRF_K = 60
+DENSE_WEIGHT = 1.0
+LEXICAL_WEIGHT = 1.0
+LEXICAL_RESCUE_RANK = 3
+"""An episode below the similarity floor is still used when it is among this many best word matches."""
 
 
 @dataclass(frozen=True)
@@ -36,31 +39,36 @@ class SelectionConfig:
     min_episode_similarity: float = 0.25
 
 
-def _score(memory: Memory, dense: float, now: datetime) -> float:
+def _score(memory: Memory, dense_rank: int | None, lexical_rank: int | None, now: datetime) -> float:
+    """Reciprocal rank fusion of the dense and lexical ranks, scaled so rank 0 on both gives 1.0,
+    then adjusted for confidence, feedback weight and recency."""
+    fused = 0.0
+    if dense_rank is not None:
+        fused += DENSE_WEIGHT / (RRF_K + dense_rank + 1)
+    if lexical_rank is not None:
+        fused += LEXICAL_WEIGHT / (RRF_K + lexical_rank + 1)
+    fused *= (RRF_K + 1) / (DENSE_WEIGHT + LEXICAL_WEIGHT)
     age_days = max((now - memory.updated_at).total_seconds(), 0.0) / 86400.0
     recency = math.exp(-math.log(2) * age_days / _RECENCY_HALF_LIFE_DAYS)
-    return dense * memory.confidence + _RECENCY_WEIGHT * recency + _FEEDBACK_WEIGHT * (memory.weight - 1.0)
+    return fused * memory.confidence + _RECENCY_WEIGHT * recency + _FEEDBACK_WEIGHT * (memory.weight - 1.0)
 
 
-def rank(
-    query: Matrix,
-    profile: Sequence[Memory],
-    profile_vectors: Matrix,
-    episodes: Sequence[tuple[Memory, float]],
-    *,
-    policy: Policy,
-    now: datetime,
-) -> list[Candidate]:
-    """Score every candidate; inactive or policy-blocked ones are marked and never selected."""
+def rank(hits: Sequence[Hit], *, policy: Policy, now: datetime) -> list[Candidate]:
+    """Score every candidate; inactive or policy-blocked ones are marked and never selected.
+
+    Returned in selection order: by tier (explicit, inferred, episode), then by score.
+    """
     candidates: list[Candidate] = []
-    dense_profile: Sequence[float] = []
-    if len(profile):
-        dense_profile = (
-            np.asarray(profile_vectors, dtype=np.float32) @ np.asarray(query, dtype=np.float32).reshape(-1)
-        ).tolist()
-    pairs = [*zip(profile, dense_profile), *episodes]
-    for memory, dense in pairs:
-        candidate = Candidate(memory=memory, dense=float(dense), score=_score(memory, float(dense), now))
+    for hit in hits:
+        memory = hit.memory
+        candidate = Candidate(
+            memory=memory,
+            dense=hit.dense,
+            dense_rank=hit.dense_rank,
+            lexical=hit.lexical,
+            lexical_rank=hit.lexical_rank,
+            score=_score(memory, hit.dense_rank, hit.lexical_rank, now),
+        )
         if memory.status is not MemoryStatus.ACTIVE:
             candidate.decision = "inactive"
             candidate.reason = f"{memory.status.value}" + (
@@ -108,9 +116,13 @@ def select(
             continue
         tier = candidate.memory.tier
         if tier is Tier.EPISODE:
-            if candidate.dense < config.min_episode_similarity:
+            strong_lexical = candidate.lexical_rank is not None and candidate.lexical_rank < LEXICAL_RESCUE_RANK
+            if candidate.dense < config.min_episode_similarity and not strong_lexical:
                 candidate.decision = "dropped_relevance"
-                candidate.reason = f"similarity {candidate.dense:.3f} below {config.min_episode_similarity}"
+                candidate.reason = (
+                    f"similarity {candidate.dense:.3f} below {config.min_episode_similarity} "
+                    f"and not among the {LEXICAL_RESCUE_RANK} best word matches"
+                )
                 continue
             covering = _covering(candidate, used)
             if covering:

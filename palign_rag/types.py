@@ -145,8 +145,14 @@ class Candidate(BaseModel):
     memory: Memory
     dense: float = 0.0
     """Cosine similarity between the query and the memory (higher is more similar)."""
+    dense_rank: int | None = None
+    """0-based rank by ``dense`` among all of the user's memories."""
+    lexical: float = 0.0
+    """BM25 score of the memory for the query text."""
+    lexical_rank: int | None = None
+    """0-based rank by ``lexical`` among all of the user's memories (None: no query word in it)."""
     score: float = 0.0
-    """Final ranking score within the memory's tier."""
+    """Final ranking score: the fused ranks, adjusted for confidence, feedback and recency."""
     rank: int = 0
     tokens: int = 0
     decision: Decision = "dropped_relevance"

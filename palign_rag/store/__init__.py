@@ -1,6 +1,6 @@
 """Memory stores: the ``MemoryStore`` protocol and its ChromaDB implementation."""
 
-from .base import MemoryStore, Recall, ScoredMemory
+from .base import Hit, MemoryStore, Recall, ScoredMemory
 from .chroma import ChromaStore
 
-__all__ = ["ChromaStore", "MemoryStore", "Recall", "ScoredMemory"]
+__all__ = ["ChromaStore", "Hit", "MemoryStore", "Recall", "ScoredMemory"]

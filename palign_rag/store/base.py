@@ -9,19 +9,35 @@ from typing import Protocol, runtime_checkable
 from ..embed import Matrix
 from ..types import Memory, Scope
 
-__all__ = ["MemoryStore", "Recall", "ScoredMemory"]
+__all__ = ["Hit", "MemoryStore", "Recall", "ScoredMemory"]
 
 ScoredMemory = tuple[Memory, float]
 """A memory and its cosine similarity to a query (higher is more similar, 1.0 is identical)."""
 
 
 @dataclass(frozen=True)
+class Hit:
+    """One memory scored against a query."""
+
+    memory: Memory
+    dense: float
+    """Cosine similarity to the query vector (higher is more similar)."""
+    dense_rank: int
+    """0-based rank by ``dense`` among all of the user's memories."""
+    lexical: float = 0.0
+    """BM25 score for the query text (0 when no query word occurs in the memory)."""
+    lexical_rank: int | None = None
+    """0-based rank by ``lexical`` among all of the user's memories; None when ``lexical`` is 0."""
+
+
+@dataclass(frozen=True)
 class Recall:
     """What ``MemoryStore.recall`` returns for one query."""
 
-    profile: list[Memory]
-    profile_vectors: Matrix
-    episodes: list[ScoredMemory]
+    hits: list[Hit]
+    """Every preference and fact of the user, and the top-k episodes by each signal, in no order."""
+    total: int = 0
+    """How many memories the user has."""
 
 
 @runtime_checkable
@@ -34,9 +50,9 @@ class MemoryStore(Protocol):
       without it. Implementations re-check the owner of every record they return.
     - ``upsert`` is idempotent by ``Memory.id``: writing the same memory twice stores it once.
     - Vectors are unit-norm rows aligned with the memories; scores are cosine similarity.
-    - ``recall`` returns *all* of a user's non-episode memories with their vectors, so they can be
-      scored exactly, and the ``k`` most similar episodes: exactly the true top ``k`` (ties aside),
-      never fewer than ``min(k, number of episodes)``.
+    - ``recall`` returns *all* of a user's non-episode memories and the ``k`` most similar episodes:
+      exactly the true top ``k`` (ties aside), never fewer than ``min(k, number of episodes)``; with
+      query text, also the ``k`` best lexical matches.
     """
 
     def upsert(self, memories: Sequence[Memory], vectors: Matrix) -> None:
@@ -51,9 +67,10 @@ class MemoryStore(Protocol):
         """Every memory of ``scope``, oldest first."""
         ...
 
-    def recall(self, scope: Scope, vector: Matrix, k: int) -> Recall:
-        """What one prompt may draw on: every preference and fact of ``scope`` with its vector (for
-        exact scoring), and the ``k`` episodes most similar to ``vector``, best first."""
+    def recall(self, scope: Scope, vector: Matrix, k: int, *, text: str | None = None) -> Recall:
+        """What one prompt may draw on: every preference and fact of ``scope``, the ``k`` episodes most
+        similar to ``vector`` and, when ``text`` is given, the ``k`` episodes that match it best
+        lexically (BM25), each scored on both signals against all of the user's memories."""
         ...
 
     def delete(self, scope: Scope, ids: Sequence[str] | None = None) -> int:

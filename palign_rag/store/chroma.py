@@ -14,13 +14,16 @@ Chroma server stay correct; the cache only saves the fetch.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import functools
 import logging
 import os
+import resource
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,8 +34,9 @@ import numpy.typing as npt
 
 from ..embed import Matrix
 from ..errors import InvalidInputError, StoreError
+from ..lexical import LexicalIndex
 from ..types import Memory, MemoryKind, MemorySource, MemoryStatus, Scope
-from .base import Recall
+from .base import Hit, Recall
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -66,6 +70,29 @@ def _lock_home(path: Path) -> None:
                 "Chroma server (`chroma run --path DIR`) and use ChromaStore.server(...)."
             ) from None
         _HELD_LOCKS[path] = fd
+
+
+@contextlib.contextmanager
+def _bounded_hnsw_cache(indexes: int) -> Iterator[None]:
+    """Chroma sizes its in-process cache of HNSW indexes from the open-file limit (limit // 5) when a
+    client starts, which is effectively unbounded: with a collection per user, memory grew by about
+    4.6 MB per user touched (1,000 vectors each), deleted collections included. Lowering the soft limit
+    while the client starts bounds that cache to ``indexes`` collections; the limit is restored at once."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        in_use = len(os.listdir("/proc/self/fd"))
+    except OSError:  # not Linux: leave Chroma's default alone
+        yield
+        return
+    wanted = max(5 * indexes, in_use + 64)  # the client opens files of its own while it starts
+    if soft != resource.RLIM_INFINITY and soft <= wanted:
+        yield
+        return
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def _to_metadata(memory: Memory) -> dict[str, str | int | float | bool]:
@@ -115,6 +142,11 @@ class _Snapshot:
     episode_rows: npt.NDArray[np.intp]
     profile_rows: npt.NDArray[np.intp]
 
+    @functools.cached_property
+    def lexical(self) -> LexicalIndex:
+        """BM25 over the memories' texts, built on first use for this revision."""
+        return LexicalIndex([m.text for m in self.memories])
+
     @classmethod
     def build(cls, revision: str, memories: list[Memory], vectors: Matrix) -> _Snapshot:
         is_episode = np.array([m.kind is MemoryKind.EPISODE for m in memories], dtype=bool)
@@ -127,6 +159,22 @@ class _Snapshot:
         )
 
 
+def _ranks(scores: npt.NDArray[np.float32]) -> npt.NDArray[np.intp]:
+    """0-based rank of every entry, highest score first (ties broken by position)."""
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty(len(scores), dtype=np.intp)
+    ranks[order] = np.arange(len(scores))
+    return ranks
+
+
+def _top(scores: npt.NDArray[np.float32], rows: npt.NDArray[np.intp], k: int) -> list[int]:
+    """The ``k`` rows (of ``rows``) with the highest scores."""
+    if k >= len(rows):
+        return [int(r) for r in rows]
+    part = np.argpartition(-scores[rows], k - 1)[:k]
+    return [int(r) for r in rows[part]]
+
+
 _EMPTY = _Snapshot.build("", [], np.zeros((0, 0), dtype=np.float32))
 
 
@@ -137,7 +185,7 @@ class ChromaStore:
     """
 
     def __init__(
-        self, client: ClientAPI, *, prefix: str = "", description: str = "chroma", cache_users: int = 256
+        self, client: ClientAPI, *, prefix: str = "", description: str = "chroma", cache_users: int = 64
     ) -> None:
         self._client = client
         self._prefix = prefix
@@ -149,28 +197,33 @@ class ChromaStore:
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
-    def embedded(cls, path: str | Path) -> ChromaStore:
-        """A store in a local directory (created if missing), held by this process alone."""
+    def embedded(cls, path: str | Path, *, hnsw_cache: int = 64) -> ChromaStore:
+        """A store in a local directory (created if missing), held by this process alone.
+
+        ``hnsw_cache`` bounds how many users' Chroma indexes stay in memory (see ``_bounded_hnsw_cache``).
+        """
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
         directory = Path(path).expanduser()
         try:
             _lock_home(directory)
-            client = chromadb.PersistentClient(
-                path=str(directory / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
-            )
+            with _bounded_hnsw_cache(hnsw_cache):
+                client = chromadb.PersistentClient(
+                    path=str(directory / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+                )
         except OSError as exc:
             raise StoreError(f"Cannot open the store at {directory}: {exc}. Pick a writable PALIGN_HOME.") from exc
         return cls(client, description=f"chroma:{directory}")
 
     @classmethod
-    def in_memory(cls) -> ChromaStore:
+    def in_memory(cls, *, hnsw_cache: int = 64) -> ChromaStore:
         """A store that lives only as long as this process (for tests and experiments)."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))
+        with _bounded_hnsw_cache(hnsw_cache):
+            client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))
         # Ephemeral clients in one process share their data; a prefix keeps each store apart.
         return cls(client, prefix=f"m{uuid.uuid4().hex[:8]}", description="chroma:memory")
 
@@ -343,19 +396,37 @@ class ChromaStore:
         memories = list(self._snapshot(scope).memories)
         return sorted(memories, key=lambda m: (m.created_at, m.message_index or 0, m.id))
 
-    def recall(self, scope: Scope, vector: Matrix, k: int) -> Recall:
+    def recall(self, scope: Scope, vector: Matrix, k: int, *, text: str | None = None) -> Recall:
         snapshot = self._snapshot(scope)
-        profile_rows = snapshot.profile_rows
-        profile = [snapshot.memories[i] for i in profile_rows]
-        profile_vectors = snapshot.vectors[profile_rows] if len(profile_rows) else np.zeros((0, 0), dtype=np.float32)
-        rows = snapshot.episode_rows
-        if k <= 0 or not len(rows):
-            return Recall(profile, profile_vectors, [])
-        scores = snapshot.vectors[rows] @ np.asarray(vector, dtype=np.float32).reshape(-1)
-        take = min(k, len(rows))
-        top = np.argpartition(-scores, take - 1)[:take] if take < len(rows) else np.arange(len(rows))
-        top = top[np.lexsort((top, -scores[top]))]
-        return Recall(profile, profile_vectors, [(snapshot.memories[rows[i]], float(scores[i])) for i in top])
+        total = len(snapshot.memories)
+        if total == 0:
+            return Recall([], 0)
+        dense = snapshot.vectors @ np.asarray(vector, dtype=np.float32).reshape(-1)
+        dense_rank = _ranks(dense)
+        chosen = set(snapshot.profile_rows.tolist())
+        episodes = snapshot.episode_rows
+        if k > 0 and len(episodes):
+            chosen.update(_top(dense, episodes, k))
+        lexical = lexical_rank = None
+        if text:
+            lexical = snapshot.lexical.scores(text)
+            lexical_rank = _ranks(lexical)
+            matching = episodes[lexical[episodes] > 0]
+            if k > 0 and len(matching):
+                chosen.update(_top(lexical, matching, k))
+        hits = []
+        for row in sorted(chosen):
+            lex = float(lexical[row]) if lexical is not None else 0.0
+            hits.append(
+                Hit(
+                    memory=snapshot.memories[row],
+                    dense=float(dense[row]),
+                    dense_rank=int(dense_rank[row]),
+                    lexical=lex,
+                    lexical_rank=int(lexical_rank[row]) if lexical_rank is not None and lex > 0 else None,
+                )
+            )
+        return Recall(hits, total)
 
     def delete(self, scope: Scope, ids: Sequence[str] | None = None) -> int:
         collection = self._open(scope, create=False)

@@ -49,7 +49,7 @@ def test_search_is_exact_within_a_user_even_with_many_duplicates(store: ChromaSt
     store.upsert(_episodes(other, [f"turn {i}" for i in range(1000)]), vectors)
     missed = 0
     for query in _unit(centers + 0.3 * rng.standard_normal((12, 48))):
-        hits = store.recall(scope, query, k=10).episodes
+        hits = [(h.memory, h.dense) for h in store.recall(scope, query, k=10).hits]
         assert len(hits) == 10
         assert {m.user_id for m, _ in hits} == {"u1"}
         tenth_best = np.sort(vectors @ query)[::-1][9]
@@ -60,9 +60,9 @@ def test_search_is_exact_within_a_user_even_with_many_duplicates(store: ChromaSt
 def test_search_returns_all_when_fewer_than_k(store: ChromaStore) -> None:
     scope = Scope(user_id="few")
     store.upsert(_episodes(scope, ["a", "b", "c"]), _unit(np.eye(3, 8, dtype=np.float32)))
-    hits = store.recall(scope, _unit(np.ones((1, 8), dtype=np.float32))[0], k=10).episodes
+    hits = [(h.memory, h.dense) for h in store.recall(scope, _unit(np.ones((1, 8), dtype=np.float32))[0], k=10).hits]
     assert sorted(m.text for m, _ in hits) == ["a", "b", "c"]
-    assert store.recall(Scope(user_id="nobody"), np.ones(8, dtype=np.float32), k=10).episodes == []
+    assert store.recall(Scope(user_id="nobody"), np.ones(8, dtype=np.float32), k=10).hits == []
 
 
 def test_upsert_is_idempotent_by_id(store: ChromaStore) -> None:
@@ -101,3 +101,17 @@ def test_store_error_is_a_palign_error() -> None:
     from palign_rag import PalignError
 
     assert issubclass(StoreError, PalignError)
+
+
+def test_recall_adds_the_best_word_matches_to_the_nearest_vectors(store: ChromaStore) -> None:
+    scope = Scope(user_id="lex")
+    texts = [f"ordinary note number {i}" for i in range(30)] + ["the zeppelin museum in Friedrichshafen"]
+    vectors = _unit(np.vstack([np.eye(1, 8, 0, dtype=np.float32)] * 30 + [np.eye(1, 8, 7, dtype=np.float32)]))
+    store.upsert(_episodes(scope, texts), vectors)
+    query = _unit(np.eye(1, 8, 0, dtype=np.float32))[0]  # nearest to the ordinary notes
+    dense_only = store.recall(scope, query, k=3)
+    assert len(dense_only.hits) == 3 and all("zeppelin" not in h.memory.text for h in dense_only.hits)
+    hybrid = store.recall(scope, query, k=3, text="When did I visit the Zeppelin museum?")
+    [match] = [h for h in hybrid.hits if "zeppelin" in h.memory.text]
+    assert match.lexical > 0 and match.lexical_rank == 0 and match.dense_rank == 30
+    assert hybrid.total == 31
