@@ -22,7 +22,9 @@ _TIER_ORDER = {Tier.EXPLICIT: 0, Tier.INFERRED: 1, Tier.EPISODE: 2}
 _RECENCY_HALF_LIFE_DAYS = 90.0
 _RECENCY_WEIGHT = 0.01
 _FEEDBACK_WEIGHT = 0.1
-RRF_K = 60
+RRF_K = 10
+"""Reciprocal rank fusion constant. Measured on LoCoMo dev, each half checked against the other:
+k = 5 to 10 beat the customary 60 at every cut-off (recall@5 0.555 vs 0.488 on the second half)."""
 DENSE_WEIGHT = 1.0
 LEXICAL_WEIGHT = 1.0
 LEXICAL_RESCUE_RANK = 3
