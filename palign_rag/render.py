@@ -8,12 +8,13 @@ __all__ = ["candidate_line", "trace_text"]
 
 
 def candidate_line(candidate: Candidate, width: int = 80) -> str:
-    """One line per candidate: decision, tier, similarity, score and a preview of the text."""
+    """One line per candidate: decision, tier, similarity, word-match rank, score and a preview of the text."""
     text = " ".join(candidate.memory.text.split())
     text = text if len(text) <= width else text[: width - 3] + "..."
+    lexical = f"#{candidate.lexical_rank + 1}" if candidate.lexical_rank is not None else "-"
     return (
         f"  {candidate.decision:<17} {candidate.memory.tier.value:<8} sim={candidate.dense:+.3f} "
-        f"score={candidate.score:+.3f}  {text}"
+        f"words={lexical:<4} score={candidate.score:.3f}  {text}"
     )
 
 
