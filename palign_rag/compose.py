@@ -48,6 +48,8 @@ def _note(candidate: Candidate) -> str:
     day = memory.created_at.date().isoformat()
     if memory.tier is Tier.EPISODE:
         who = "the user" if memory.role in (None, "user") else memory.role
+        if memory.context:
+            return f"{who}, {day}, replying to the assistant: {_quote(memory.context)}"
         return f"{who}, {day}"
     if memory.tier is Tier.INFERRED:
         return f"inferred, {day}"

@@ -61,6 +61,7 @@ _LEXICON = re.compile(
 _REQUEST = re.compile(r"\b(?:I(?:'d| would) (?:like|love|want)|I (?:want|need)) (?:you|u) to\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _MAX_PREFERENCE_CHARS = 400
+_MAX_CONTEXT_CHARS = 400
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class Extracted:
     kind: MemoryKind
     role: str
     message_index: int
+    context: str | None = None
+    """For an episode that answers the assistant: what the assistant had said (shortened)."""
 
 
 def split_sentences(text: str) -> list[str]:
@@ -89,11 +92,22 @@ def is_preference(sentence: str) -> bool:
     return _FIRST_PERSON.search(sentence) is not None and _LEXICON.search(sentence) is not None
 
 
+def _answered(messages: Sequence[dict[str, Any]], index: int) -> str | None:
+    """The assistant turn a user turn replies to, shortened: "sounds good" means little without it."""
+    if index == 0 or messages[index - 1]["role"] != "assistant":
+        return None
+    text = " ".join(message_text(messages[index - 1]).split())
+    if not text:
+        return None
+    return text if len(text) <= _MAX_CONTEXT_CHARS else text[:_MAX_CONTEXT_CHARS].rsplit(" ", 1)[0] + " ..."
+
+
 def extract(messages: Sequence[dict[str, Any]], *, include_assistant: bool = False) -> list[Extracted]:
     """Candidate memories from validated OpenAI-format messages, in message order.
 
     User turns give preferences (one per preference sentence) and an episode (the whole turn) when
-    the turn says anything beyond its preferences. Assistant turns become episodes only when
+    the turn says anything beyond its preferences; an episode that replies to the assistant keeps
+    what the assistant said as its context. Assistant turns become episodes only when
     ``include_assistant`` is set; system and tool messages are never stored.
     """
     found: list[Extracted] = []
@@ -107,7 +121,7 @@ def extract(messages: Sequence[dict[str, Any]], *, include_assistant: bool = Fal
             preferences = [s for s in sentences if is_preference(s)]
             found.extend(Extracted(s, MemoryKind.PREFERENCE, role, index) for s in preferences)
             if len(preferences) < len(sentences):
-                found.append(Extracted(text, MemoryKind.EPISODE, role, index))
+                found.append(Extracted(text, MemoryKind.EPISODE, role, index, _answered(messages, index)))
         elif role == "assistant" and include_assistant:
             found.append(Extracted(text, MemoryKind.EPISODE, role, index))
     return found

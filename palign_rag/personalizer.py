@@ -227,7 +227,7 @@ class Personalizer:
             pending: Future[None] | None = None
             for start in range(0, len(batch), _INGEST_CHUNK):
                 chunk = batch[start : start + _INGEST_CHUNK]
-                vectors = self.embedder.embed([m.text for m in chunk])
+                vectors = self.embedder.embed([m.search_text for m in chunk])
                 if pending is not None:
                     pending.result()
                 pending = writer.submit(self.store.upsert, chunk, vectors)
@@ -260,7 +260,7 @@ class Personalizer:
         if violation is not None:
             kind = MemoryKind.EPISODE  # quarantined text never counts as a preference
         return Memory(
-            id=memory_id_for(scope, kind, item.text),
+            id=memory_id_for(scope, kind, item.text if item.context is None else f"{item.context}\x1f{item.text}"),
             tenant=scope.tenant,
             user_id=scope.user_id,
             text=item.text,
@@ -271,6 +271,7 @@ class Personalizer:
             role=item.role,
             origin=origin,
             message_index=item.message_index,
+            context=item.context,
             created_at=when,
             updated_at=when,
         )

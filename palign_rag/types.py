@@ -119,12 +119,19 @@ class Memory(BaseModel):
     origin: str | None = None
     """Where it came from: a file name, conversation id or ``remember`` (free text, no memory content)."""
     message_index: int | None = None
+    context: str | None = None
+    """For an episode that replied to the assistant: what the assistant had said (shortened)."""
     supersedes: str | None = None
     quarantine_reason: str | None = None
 
     @property
     def scope(self) -> Scope:
         return Scope(tenant=self.tenant, user_id=self.user_id)
+
+    @property
+    def search_text(self) -> str:
+        """What is embedded and matched for retrieval: the text, after its context when it has one."""
+        return f"{self.context}\n{self.text}" if self.context else self.text
 
     @property
     def tier(self) -> Tier:

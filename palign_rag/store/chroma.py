@@ -47,7 +47,7 @@ __all__ = ["ChromaStore"]
 logger = logging.getLogger("palign_rag")
 T = TypeVar("T")
 
-_OPTIONAL = ("role", "origin", "message_index", "supersedes", "quarantine_reason")
+_OPTIONAL = ("role", "origin", "message_index", "context", "supersedes", "quarantine_reason")
 _HELD_LOCKS: dict[Path, int] = {}
 _LOCKS_GUARD = threading.Lock()
 
@@ -145,7 +145,7 @@ class _Snapshot:
     @functools.cached_property
     def lexical(self) -> LexicalIndex:
         """BM25 over the memories' texts, built on first use for this revision."""
-        return LexicalIndex([m.text for m in self.memories])
+        return LexicalIndex([m.search_text for m in self.memories])
 
     @classmethod
     def build(cls, revision: str, memories: list[Memory], vectors: Matrix) -> _Snapshot:

@@ -313,3 +313,21 @@ def test_logs_never_carry_memory_text(personalizer: Personalizer, caplog: pytest
     logged = "\n".join(r.getMessage() for r in caplog.records)
     for fragment in ("hypertension", "991-22", "phone calls"):
         assert fragment not in logged  # ... but never what the user said
+
+
+def test_a_reply_to_the_assistant_keeps_what_it_replied_to(personalizer: Personalizer) -> None:
+    personalizer.ingest(
+        "quinn",
+        [
+            user("Where should we eat tonight?"),
+            assistant("Options: 1. a gluten-free bistro 2. a pasta bar 3. a bakery"),
+            user("The first one sounds good, the others don't work for me."),
+        ],
+    )
+    [reply] = [m for m in personalizer.memories("quinn") if m.message_index == 2]
+    assert reply.context == "Options: 1. a gluten-free bistro 2. a pasta bar 3. a bakery"
+    assert reply.text == "The first one sounds good, the others don't work for me."
+    # found by what the assistant offered, and shown with it
+    composed = personalizer.compose("quinn", [user("any gluten-free bistro options for dinner?")])
+    assert reply.id in [c.memory.id for c in composed.trace.used()]
+    assert 'replying to the assistant: "Options: 1. a gluten-free bistro' in composed.system_prompt
