@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -58,8 +59,18 @@ class IngestReport(BaseModel):
     memory_ids: list[str] = Field(default_factory=list)
 
 
+_SHORT_FOLLOW_UP_WORDS = 5
+_FOLLOW_UP_START = re.compile(r"^(?:and|or|but|also|then|what about|how about|same for)\b", re.IGNORECASE)
+
+
 def _latest_user_text(messages: Sequence[dict[str, Any]]) -> str:
-    return next(message_text(m) for m in reversed(messages) if m["role"] == "user" and message_text(m).strip())
+    """The retrieval query: the latest user turn, read in the light of the one before when it is a
+    short follow-up ("and for dinner?", "what about Tuesday?") that means little on its own."""
+    turns = [message_text(m).strip() for m in messages if m["role"] == "user" and message_text(m).strip()]
+    latest = turns[-1]
+    if len(turns) > 1 and (len(latest.split()) < _SHORT_FOLLOW_UP_WORDS or _FOLLOW_UP_START.match(latest)):
+        return f"{turns[-2]}\n{latest}"
+    return latest
 
 
 def _message_time(message: dict[str, Any], index: int, default: datetime) -> datetime:

@@ -331,3 +331,21 @@ def test_a_reply_to_the_assistant_keeps_what_it_replied_to(personalizer: Persona
     composed = personalizer.compose("quinn", [user("any gluten-free bistro options for dinner?")])
     assert reply.id in [c.memory.id for c in composed.trace.used()]
     assert 'replying to the assistant: "Options: 1. a gluten-free bistro' in composed.system_prompt
+
+
+def test_a_short_follow_up_is_read_with_the_turn_before(personalizer: Personalizer) -> None:
+    personalizer.ingest("rio", [user("I'm planning a ski holiday in Norway next winter, which resorts are good?")])
+    personalizer.ingest("rio", [user("My cat Miso needs a new vet in town")])
+    conversation = [
+        user("Tell me about ski resorts in Norway"),
+        assistant("Trysil and Hemsedal are popular."),
+        user("and in winter?"),
+    ]
+    composed = personalizer.compose("rio", conversation)
+    assert composed.trace.query == "Tell me about ski resorts in Norway\nand in winter?"
+    used = [c.memory.text for c in composed.trace.used()]
+    assert any("ski holiday" in text for text in used)
+    assert not any("vet" in text for text in used)
+    # a self-contained question is taken on its own
+    alone = personalizer.compose("rio", [*conversation, user("Which vet clinics near me are open on Sundays?")])
+    assert alone.trace.query == "Which vet clinics near me are open on Sundays?"
