@@ -95,3 +95,15 @@ def test_usage_errors_exit_2_with_the_fix(capsys: pytest.CaptureFixture[str], tm
     with pytest.raises(SystemExit) as exit_info:
         main(["memories", "--home", str(tmp_path)])
     assert exit_info.value.code == 2
+
+
+def test_quickstart_example_runs(tmp_path: Path) -> None:
+    import os
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
+    env = {**os.environ, "PALIGN_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, timeout=180, env=env)
+    assert done.returncode == 0, done.stderr
+    assert '"I\'m allergic to peanuts."' in done.stdout
+    assert "You are a cooking assistant." in done.stdout
+    assert "used" in done.stdout
