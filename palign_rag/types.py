@@ -159,7 +159,8 @@ class Candidate(BaseModel):
     lexical_rank: int | None = None
     """0-based rank by ``lexical`` among all of the user's memories (None: no query word in it)."""
     score: float = 0.0
-    """Final ranking score: the fused ranks, adjusted for confidence, feedback and recency."""
+    """Final ranking score: relevance (cosine; fused with BM25 for episodes), adjusted for confidence,
+    feedback weight and recency."""
     rank: int = 0
     tokens: int = 0
     decision: Decision = "dropped_relevance"
