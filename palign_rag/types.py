@@ -159,7 +159,7 @@ class Candidate(BaseModel):
     lexical_rank: int | None = None
     """0-based rank by ``lexical`` among all of the user's memories (None: no query word in it)."""
     score: float = 0.0
-    """Final ranking score: relevance (cosine; fused with BM25 for episodes), adjusted for confidence,
+    """Final ranking score: relevance (rank fusion of cosine and, for episodes, BM25), adjusted for confidence,
     feedback weight and recency."""
     rank: int = 0
     tokens: int = 0
