@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import threading
@@ -310,11 +311,7 @@ class Personalizer:
             raise InvalidInputError(f"memory_budget must be a positive number of tokens, got {memory_budget}.")
         config = self.selection
         if memory_budget is not None:
-            config = SelectionConfig(
-                memory_budget=memory_budget,
-                max_episodes=config.max_episodes,
-                min_episode_similarity=config.min_episode_similarity,
-            )
+            config = dataclasses.replace(config, memory_budget=memory_budget)
         query = _latest_user_text(checked)
         timings: dict[str, float] = {}
         started = time.perf_counter()
