@@ -26,6 +26,7 @@ from .messages import check_text, check_user_id, message_text, validate_messages
 from .policy import Policy
 from .retrieve import SelectionConfig, rank, select
 from .store import ChromaStore, MemoryStore
+from .timecues import TimeCue, find_time_cue
 from .types import (
     Candidate,
     ChatResult,
@@ -72,6 +73,13 @@ def _latest_user_text(messages: Sequence[dict[str, Any]]) -> str:
     if len(turns) > 1 and (len(latest.split()) < _SHORT_FOLLOW_UP_WORDS or _FOLLOW_UP_START.match(latest)):
         return f"{turns[-2]}\n{latest}"
     return latest
+
+
+def _query_time(messages: Sequence[dict[str, Any]]) -> datetime:
+    """When the latest user turn was written (its ``created_at``, else now): relative time cues such as
+    "last week" are read from this moment."""
+    index, latest = next((i, m) for i, m in reversed(list(enumerate(messages))) if m["role"] == "user")
+    return _message_time(latest, index, utcnow())
 
 
 def _message_time(message: dict[str, Any], index: int, default: datetime) -> datetime:
@@ -313,9 +321,10 @@ class Personalizer:
         if memory_budget is not None:
             config = dataclasses.replace(config, memory_budget=memory_budget)
         query = _latest_user_text(checked)
+        cue = find_time_cue(query, now=_query_time(checked))
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        candidates = self._candidates(scope, query, max(config.max_episodes * 3, 10), timings)
+        candidates = self._candidates(scope, query, cue, max(config.max_episodes * 3, 10), timings)
         mark = time.perf_counter()
         used = select(candidates, config, cost=self.composer.line_cost, section_overhead=self.composer.section_overhead)
         rendered = self.composer.render(self.policy, used, Composer.app_prompt(checked))
@@ -325,6 +334,7 @@ class Personalizer:
             tenant=scope.tenant,
             user_id=scope.user_id,
             query=query,
+            time_cue=cue.describe() if cue is not None else None,
             policy_id=self.policy.id,
             policy_hash=self.policy.hash,
             embedder=self.embedder.name,
@@ -342,25 +352,28 @@ class Personalizer:
         """The ``k`` memories most relevant to the latest user turn, best first, before any budget.
 
         This is the ranking ``compose`` selects from, across tiers; memories the policy blocks or that
-        are inactive are left out.
+        are inactive or superseded by a newer preference are left out.
         """
         scope = self._scope(user_id, "retrieve")
         checked = validate_messages(messages, require_user_turn=True)
         if k <= 0:
             raise InvalidInputError(f"k must be a positive number of memories, got {k}.")
-        candidates = self._candidates(scope, _latest_user_text(checked), k, {})
-        usable = [c for c in candidates if c.decision not in ("inactive", "blocked")]
+        query = _latest_user_text(checked)
+        candidates = self._candidates(scope, query, find_time_cue(query, now=_query_time(checked)), k, {})
+        usable = [c for c in candidates if c.decision not in ("inactive", "blocked", "superseded")]
         usable.sort(key=lambda c: (-c.score, c.memory.id))
         return usable[:k]
 
-    def _candidates(self, scope: Scope, query: str, k: int, timings: dict[str, float]) -> list[Candidate]:
+    def _candidates(
+        self, scope: Scope, query: str, cue: TimeCue | None, k: int, timings: dict[str, float]
+    ) -> list[Candidate]:
         mark = time.perf_counter()
         vector = self.embedder.embed([query])[0]
         timings["embed"] = (time.perf_counter() - mark) * 1000
         mark = time.perf_counter()
-        recalled = self.store.recall(scope, vector, k=k, text=query)
+        recalled = self.store.recall(scope, vector, k=k, text=query, when=cue)
         timings["retrieve"] = (time.perf_counter() - mark) * 1000
-        return rank(recalled.hits, policy=self.policy, now=utcnow())
+        return rank(recalled.hits, policy=self.policy, now=utcnow(), config=self.selection)
 
     def chat(self, user_id: str, messages: Sequence[dict[str, Any]], **kwargs: Any) -> ChatResult:
         """Compose, forward to the backend, and return its reply with the trace."""

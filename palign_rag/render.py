@@ -8,13 +8,15 @@ __all__ = ["candidate_line", "trace_text"]
 
 
 def candidate_line(candidate: Candidate, width: int = 80) -> str:
-    """One line per candidate: decision, tier, similarity, word-match rank, score and a preview of the text."""
+    """One line per candidate: decision, tier, similarity, word-match rank, time match (when the query has a
+    time cue), score and a preview of the text."""
     text = " ".join(candidate.memory.text.split())
     text = text if len(text) <= width else text[: width - 3] + "..."
     lexical = f"#{candidate.lexical_rank + 1}" if candidate.lexical_rank is not None else "-"
+    when = f" time={candidate.temporal:.2f}" if candidate.temporal is not None else ""
     return (
-        f"  {candidate.decision:<17} {candidate.memory.tier.value:<8} sim={candidate.dense:+.3f} "
-        f"words={lexical:<4} score={candidate.score:.3f}  {text}"
+        f"  {candidate.decision:<18} {candidate.memory.tier.value:<8} sim={candidate.dense:+.3f} "
+        f"words={lexical:<4}{when} score={candidate.score:.3f}  {text}"
     )
 
 
@@ -28,6 +30,7 @@ def trace_text(composed: ComposedPrompt) -> str:
         "",
         f"=== trace {trace.id} ===",
         f"user={trace.user_id} policy={trace.policy_id}@{trace.policy_hash} embedder={trace.embedder}",
+        f"time cue: {trace.time_cue or 'none'}",
         f"tokens: policy={tokens.policy} preferences={tokens.preferences} memories={tokens.memories} "
         f"app={tokens.app} total={tokens.total} (memory budget {trace.memory_budget})",
         "timings (ms): " + ", ".join(f"{k}={v:.1f}" for k, v in trace.timings_ms.items()),

@@ -8,16 +8,21 @@ Every decision is written on the candidate, so the trace shows why each memory w
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
+
 from .policy import Policy
+from .reconcile import OPPOSED_SIMILARITY, RESTATED_SIMILARITY, Supersession, supersessions
 from .store.base import Hit
 from .types import Candidate, MemoryKind, MemoryStatus, Tier
 
 __all__ = ["SelectionConfig", "rank", "select"]
 
+_WORD = re.compile(r"\w+")
 _TIER_ORDER = {Tier.EXPLICIT: 0, Tier.INFERRED: 1, Tier.EPISODE: 2}
 _RECENCY_HALF_LIFE_DAYS = 90.0
 _RECENCY_WEIGHT = 0.01
@@ -26,6 +31,10 @@ RRF_K = 10
 """Reciprocal rank fusion constant. Measured on LoCoMo dev (each half of the conversations checked against
 the other) and a PrefEval slice: k = 5 to 10 beat the customary 60 at every cut-off, and ranking
 preferences on cosine alone lifted PrefEval hit@5 (T = 100) from 0.65 to 0.95 at equal LoCoMo recall."""
+TIME_CUE_WEIGHT = 1.0
+"""How much an episode that fits the query's time cue ("in June 2023", "last week") is raised: relevance is
+multiplied by ``1 + TIME_CUE_WEIGHT * match``. Measured on LoCoMo dev: 0.25 to 2.0 all lift recall@5, on each
+half of the conversations (0.563 to 0.587 overall at 1.0); 1.0 was best on the first half."""
 LEXICAL_RESCUE_RANK = 3
 """An episode below the similarity floor is still used when it is among this many best word matches."""
 
@@ -38,6 +47,12 @@ class SelectionConfig:
     """Tokens the preference and memory sections may take, headers included."""
     max_episodes: int = 8
     min_episode_similarity: float = 0.25
+    opposed_similarity: float = OPPOSED_SIMILARITY
+    """A newer preference that points the opposite way and is this similar replaces the older one."""
+    restated_similarity: float = RESTATED_SIMILARITY
+    """A newer preference that points the same way and is this similar replaces the older one."""
+    duplicate_overlap: float = 0.8
+    """An episode sharing this share of its words (Jaccard) with one already in the prompt is left out."""
 
 
 def _score(hit: Hit, now: datetime) -> float:
@@ -53,16 +68,22 @@ def _score(hit: Hit, now: datetime) -> float:
     if memory.kind is MemoryKind.EPISODE:
         parts.append(1.0 / (RRF_K + hit.lexical_rank + 1) if hit.lexical_rank is not None else 0.0)
     relevance = (RRF_K + 1) * sum(parts) / len(parts)
+    if memory.kind is MemoryKind.EPISODE and hit.temporal is not None:
+        relevance *= 1.0 + TIME_CUE_WEIGHT * hit.temporal
     age_days = max((now - memory.updated_at).total_seconds(), 0.0) / 86400.0
     recency = math.exp(-math.log(2) * age_days / _RECENCY_HALF_LIFE_DAYS)
     return relevance * memory.confidence + _RECENCY_WEIGHT * recency + _FEEDBACK_WEIGHT * (memory.weight - 1.0)
 
 
-def rank(hits: Sequence[Hit], *, policy: Policy, now: datetime) -> list[Candidate]:
-    """Score every candidate; inactive or policy-blocked ones are marked and never selected.
+def rank(
+    hits: Sequence[Hit], *, policy: Policy, now: datetime, config: SelectionConfig | None = None
+) -> list[Candidate]:
+    """Score every candidate; inactive, policy-blocked or superseded ones are marked and never selected.
 
     Returned in selection order: by tier (explicit, inferred, episode), then by score.
     """
+    config = config or SelectionConfig()
+    replaced = _replaced(hits, config)
     candidates: list[Candidate] = []
     for hit in hits:
         memory = hit.memory
@@ -72,6 +93,7 @@ def rank(hits: Sequence[Hit], *, policy: Policy, now: datetime) -> list[Candidat
             dense_rank=hit.dense_rank,
             lexical=hit.lexical,
             lexical_rank=hit.lexical_rank,
+            temporal=hit.temporal,
             score=_score(hit, now),
         )
         if memory.status is not MemoryStatus.ACTIVE:
@@ -84,11 +106,46 @@ def rank(hits: Sequence[Hit], *, policy: Policy, now: datetime) -> list[Candidat
             if violation is not None:
                 candidate.decision = "blocked"
                 candidate.reason = f"blocked by policy {policy.id}: {violation}"
+            elif memory.id in replaced:
+                candidate.decision = "superseded"
+                candidate.reason = replaced[memory.id].describe()
         candidates.append(candidate)
     candidates.sort(key=lambda c: (_TIER_ORDER[c.memory.tier], -c.score, c.memory.id))
     for position, candidate in enumerate(candidates, start=1):
         candidate.rank = position
     return candidates
+
+
+def _replaced(hits: Sequence[Hit], config: SelectionConfig) -> dict[str, Supersession]:
+    """Which active preferences a newer active one replaces (see ``reconcile``)."""
+    profile = [h for h in hits if h.memory.tier is not Tier.EPISODE and h.memory.status is MemoryStatus.ACTIVE]
+    if len(profile) < 2 or any(h.vector is None for h in profile):
+        return {}
+    vectors = np.stack([np.asarray(h.vector, dtype=np.float32) for h in profile])
+    return supersessions(
+        [h.memory for h in profile],
+        vectors,
+        opposed=config.opposed_similarity,
+        restated=config.restated_similarity,
+    )
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(_WORD.findall(text.lower()))
+
+
+def _near_duplicate(episode: Candidate, used: Sequence[Candidate], threshold: float) -> Candidate | None:
+    """A used episode that says nearly the same words as ``episode`` (Jaccard overlap at least ``threshold``)."""
+    words = _words(episode.memory.text)
+    if not words:
+        return None
+    for other in used:
+        if other.memory.tier is not Tier.EPISODE:
+            continue
+        theirs = _words(other.memory.text)
+        if len(words & theirs) >= threshold * len(words | theirs):
+            return other
+    return None
 
 
 def _covering(episode: Candidate, used: Sequence[Candidate]) -> list[Candidate]:
@@ -117,7 +174,7 @@ def select(
     episodes_taken = 0
     used: list[Candidate] = []
     for candidate in candidates:
-        if candidate.decision in ("inactive", "blocked"):
+        if candidate.decision in ("inactive", "blocked", "superseded"):
             continue
         tier = candidate.memory.tier
         if tier is Tier.EPISODE:
@@ -133,6 +190,11 @@ def select(
             if covering:
                 candidate.decision = "dropped_duplicate"
                 candidate.reason = "repeats " + ", ".join(c.memory.id for c in covering) + ", already in the prompt"
+                continue
+            twin = _near_duplicate(candidate, used, config.duplicate_overlap)
+            if twin is not None:
+                candidate.decision = "dropped_duplicate"
+                candidate.reason = f"says nearly the same as {twin.memory.id}, already in the prompt"
                 continue
             if episodes_taken >= config.max_episodes:
                 candidate.decision = "dropped_relevance"

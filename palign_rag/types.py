@@ -143,7 +143,9 @@ class Memory(BaseModel):
         return Tier.EXPLICIT
 
 
-Decision = Literal["used", "dropped_budget", "dropped_relevance", "dropped_duplicate", "blocked", "inactive"]
+Decision = Literal[
+    "used", "dropped_budget", "dropped_relevance", "dropped_duplicate", "superseded", "blocked", "inactive"
+]
 
 
 class Candidate(BaseModel):
@@ -158,9 +160,11 @@ class Candidate(BaseModel):
     """BM25 score of the memory for the query text."""
     lexical_rank: int | None = None
     """0-based rank by ``lexical`` among all of the user's memories (None: no query word in it)."""
+    temporal: float | None = None
+    """How well the memory's time fits the query's time cue, 0.0 to 1.0 (None: the query has no time cue)."""
     score: float = 0.0
-    """Final ranking score: relevance (rank fusion of cosine and, for episodes, BM25), adjusted for confidence,
-    feedback weight and recency."""
+    """Final ranking score: relevance (rank fusion of cosine and, for episodes, BM25, raised for episodes that
+    fit the query's time cue), adjusted for confidence, feedback weight and recency."""
     rank: int = 0
     tokens: int = 0
     decision: Decision = "dropped_relevance"
@@ -185,6 +189,8 @@ class Trace(BaseModel):
     user_id: str
     created_at: datetime = Field(default_factory=utcnow)
     query: str
+    time_cue: str | None = None
+    """The time expression read from the query and the stretch of time it was taken to mean, if any."""
     policy_id: str
     policy_hash: str
     embedder: str

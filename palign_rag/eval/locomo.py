@@ -1,7 +1,7 @@
 """LoCoMo retrieval protocol (paper, Table 3): recall@k of the evidence turns for each question.
 
 One conversation is one user's memory. Every turn is ingested, through the normal ``ingest``, as
-``(<session date_time>) <speaker> said, "<text>"`` with the session time as its timestamp. For each
+``(<session date_time>) <speaker> said, "<text>"`` with the session time as its timestamp; questions are asked at the time of the last turn. For each
 question, ``retrieve`` ranks the user's memories; memories map back to turns by provenance (the index
 of the message they came from). recall@k = share of a question's evidence turns among the first k
 distinct turns retrieved (a question without evidence counts 1), averaged over questions.
@@ -89,8 +89,11 @@ def run_locomo(
         personalizer.ingest(user, messages, origin=f"locomo:{conversation.sample_id}")
         dia_ids = [turn.dia_id for turn in conversation.turns]
         turn_vectors = embedder.embed([turn.indexed_text for turn in conversation.turns])
+        # Questions are asked when the conversation is over: relative time ("last year") is read from then.
+        times = [turn.when for turn in conversation.turns if turn.when is not None]
+        asked = {"created_at": max(times).isoformat()} if times else {}
         for qa in conversation.questions:
-            question = [{"role": "user", "content": qa.question}]
+            question = [{"role": "user", "content": qa.question, **asked}]
             order: list[str] = []
             # Several memories may come from one turn; ask for more until k distinct turns are ranked.
             for c in personalizer.retrieve(user, question, k=depth * 2):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from ..embed import Matrix
+from ..timecues import TimeCue
 from ..types import Memory, Scope
 
 __all__ = ["Hit", "MemoryStore", "Recall", "ScoredMemory"]
@@ -28,6 +29,10 @@ class Hit:
     """BM25 score for the query text (0 when no query word occurs in the memory)."""
     lexical_rank: int | None = None
     """0-based rank by ``lexical`` among all of the user's memories; None when ``lexical`` is 0."""
+    temporal: float | None = None
+    """How well the memory's time fits the query's time cue (0.0 to 1.0); None when there is no cue."""
+    vector: Matrix | None = None
+    """The memory's embedding (unit norm), when the store has it at hand; used to reconcile preferences."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,8 @@ class MemoryStore(Protocol):
     - Vectors are unit-norm rows aligned with the memories; scores are cosine similarity.
     - ``recall`` returns *all* of a user's non-episode memories and the ``k`` most similar episodes:
       exactly the true top ``k`` (ties aside), never fewer than ``min(k, number of episodes)``; with
-      query text, also the ``k`` best lexical matches.
+      query text, also the ``k`` best lexical matches; with a time cue, also the ``k`` most similar
+      episodes that fit it (match of at least 0.5), and ``Hit.temporal`` set on every hit.
     """
 
     def upsert(self, memories: Sequence[Memory], vectors: Matrix) -> None:
@@ -67,10 +73,13 @@ class MemoryStore(Protocol):
         """Every memory of ``scope``, oldest first."""
         ...
 
-    def recall(self, scope: Scope, vector: Matrix, k: int, *, text: str | None = None) -> Recall:
+    def recall(
+        self, scope: Scope, vector: Matrix, k: int, *, text: str | None = None, when: TimeCue | None = None
+    ) -> Recall:
         """What one prompt may draw on: every preference and fact of ``scope``, the ``k`` episodes most
-        similar to ``vector`` and, when ``text`` is given, the ``k`` episodes that match it best
-        lexically (BM25), each scored on both signals against all of the user's memories."""
+        similar to ``vector``, when ``text`` is given the ``k`` episodes that match it best lexically
+        (BM25), and when ``when`` is given the ``k`` most similar episodes among those that fit it;
+        each scored on every signal against all of the user's memories."""
         ...
 
     def delete(self, scope: Scope, ids: Sequence[str] | None = None) -> int:

@@ -35,6 +35,7 @@ import numpy.typing as npt
 from ..embed import Matrix
 from ..errors import InvalidInputError, StoreError
 from ..lexical import LexicalIndex
+from ..timecues import TimeCue
 from ..types import Memory, MemoryKind, MemorySource, MemoryStatus, Scope
 from .base import Hit, Recall
 
@@ -141,6 +142,11 @@ class _Snapshot:
     vectors: Matrix
     episode_rows: npt.NDArray[np.intp]
     profile_rows: npt.NDArray[np.intp]
+
+    @functools.cached_property
+    def times(self) -> npt.NDArray[np.float64]:
+        """Each memory's ``created_at`` as POSIX seconds (what time cues are matched against)."""
+        return np.array([m.created_at.timestamp() for m in self.memories], dtype=np.float64)
 
     @functools.cached_property
     def lexical(self) -> LexicalIndex:
@@ -396,7 +402,9 @@ class ChromaStore:
         memories = list(self._snapshot(scope).memories)
         return sorted(memories, key=lambda m: (m.created_at, m.message_index or 0, m.id))
 
-    def recall(self, scope: Scope, vector: Matrix, k: int, *, text: str | None = None) -> Recall:
+    def recall(
+        self, scope: Scope, vector: Matrix, k: int, *, text: str | None = None, when: TimeCue | None = None
+    ) -> Recall:
         snapshot = self._snapshot(scope)
         total = len(snapshot.memories)
         if total == 0:
@@ -414,6 +422,12 @@ class ChromaStore:
             matching = episodes[lexical[episodes] > 0]
             if k > 0 and len(matching):
                 chosen.update(_top(lexical, matching, k))
+        temporal = None
+        if when is not None:
+            temporal = when.match(snapshot.times)
+            fitting = episodes[temporal[episodes] >= 0.5]
+            if k > 0 and len(fitting):
+                chosen.update(_top(dense, fitting, k))
         hits = []
         for row in sorted(chosen):
             lex = float(lexical[row]) if lexical is not None else 0.0
@@ -424,6 +438,8 @@ class ChromaStore:
                     dense_rank=int(dense_rank[row]),
                     lexical=lex,
                     lexical_rank=int(lexical_rank[row]) if lexical_rank is not None and lex > 0 else None,
+                    temporal=float(temporal[row]) if temporal is not None else None,
+                    vector=snapshot.vectors[row],
                 )
             )
         return Recall(hits, total)

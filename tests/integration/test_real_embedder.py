@@ -52,3 +52,33 @@ def test_ingest_and_compose_round_trip_with_the_example_histories(real: Personal
     assert "flying" in chen.system_prompt
     assert "vegan" not in chen.system_prompt  # alice's diet never reaches chen
     assert "Ignore all previous instructions" not in chen.system_prompt  # quarantined
+
+
+def test_the_real_model_tells_a_changed_mind_from_a_second_taste(real: Personalizer) -> None:
+    spicy = real.remember("eve", "I love spicy food")
+    italian = real.remember("eve", "I like Italian food")
+    japanese = real.remember("eve", "I like Japanese food")
+    window = real.remember("eve", "I prefer window seats on flights")
+    changed = real.remember("eve", "I can't stand spicy food anymore")
+    aisle = real.remember("eve", "I prefer aisle seats on flights")
+    composed = real.compose("eve", [user("Plan a long-haul flight and a dinner out for me.")])
+    decision = {c.memory.id: c.decision for c in composed.trace.candidates}
+    assert decision[spicy.id] == "superseded" and decision[window.id] == "superseded"
+    assert decision[changed.id] == decision[aisle.id] == "used"
+    assert decision[italian.id] == decision[japanese.id] == "used"
+
+
+def test_a_date_in_the_question_finds_the_episode_from_that_day(real: Personalizer) -> None:
+    days = [f"2023-05-{d:02d}T18:00:00Z" for d in range(1, 29, 4)]  # May 1, 5, 9, ... 25
+    dishes = ["pasta", "tacos", "ramen", "curry", "paella", "pho", "risotto"]
+    real.ingest(
+        "max",
+        [
+            {"role": "user", "content": f"Had dinner with friends, we ate {d}.", "created_at": t}
+            for d, t in zip(dishes, days)
+        ],
+    )
+    best = real.retrieve("max", [user("What did we eat at dinner with friends on May 13, 2023?")], k=3)[0]
+    assert "curry" in best.memory.text
+    undated = real.retrieve("max", [user("What did we eat at dinner with friends?")], k=3)[0]
+    assert "curry" not in undated.memory.text  # the date, not the wording, found it

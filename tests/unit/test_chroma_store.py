@@ -115,3 +115,26 @@ def test_recall_adds_the_best_word_matches_to_the_nearest_vectors(store: ChromaS
     [match] = [h for h in hybrid.hits if "zeppelin" in h.memory.text]
     assert match.lexical > 0 and match.lexical_rank == 0 and match.dense_rank == 30
     assert hybrid.total == 31
+
+
+def test_recall_adds_the_nearest_episodes_that_fit_a_time_cue(store: ChromaStore) -> None:
+    from datetime import datetime, timezone
+
+    from palign_rag.timecues import find_time_cue
+
+    scope = Scope(user_id="when")
+    old, asked = datetime(2022, 3, 1, tzinfo=timezone.utc), datetime(2023, 9, 20, tzinfo=timezone.utc)
+    memories = [
+        m.model_copy(update={"created_at": asked if i == 30 else old, "updated_at": asked if i == 30 else old})
+        for i, m in enumerate(_episodes(scope, [f"note {i}" for i in range(31)]))
+    ]
+    rows = np.vstack([np.eye(1, 8, 0, dtype=np.float32)] * 30 + [np.eye(1, 8, 7, dtype=np.float32)])
+    store.upsert(memories, _unit(rows))
+    query = _unit(np.eye(1, 8, 0, dtype=np.float32))[0]  # nearest to the 30 old notes
+    assert all(h.memory.text != "note 30" and h.temporal is None for h in store.recall(scope, query, k=3).hits)
+    cue = find_time_cue("what happened in September 2023?")
+    assert cue is not None
+    recalled = store.recall(scope, query, k=3, when=cue)
+    [dated] = [h for h in recalled.hits if h.memory.text == "note 30"]
+    assert dated.temporal == 1.0 and dated.dense_rank == 30
+    assert all(h.temporal is not None and h.temporal < 1e-6 for h in recalled.hits if h is not dated)

@@ -203,8 +203,22 @@ def test_tenants_are_separate(home: Path, backend: RecordingBackend) -> None:
 
 
 def test_budget_drops_lowest_ranked_preferences_and_says_why(personalizer: Personalizer) -> None:
-    for i in range(12):
-        personalizer.remember("gus", f"I prefer option number {i} when choosing colours for the garden shed")
+    wishes = [
+        "I prefer muted sage green paint for the garden shed",
+        "I like the garden shed door painted a deep navy blue",
+        "I want weatherproof exterior varnish on every wooden surface",
+        "I prefer brushes over rollers when painting outdoor timber",
+        "I love terracotta pots lined up beside the shed",
+        "I'd rather use water-based products around the vegetable beds",
+        "I prefer matte finishes to glossy ones on garden furniture",
+        "I like a contrasting white trim around windows",
+        "I enjoy bold yellow accents on fences and gates",
+        "I prefer eco-friendly brands with recyclable tins",
+        "I want colours that hide mud splashes near the ground",
+        "I like roofing felt in charcoal grey rather than green",
+    ]
+    for wish in wishes:
+        personalizer.remember("gus", wish)
     composed = personalizer.compose("gus", [user("what colour for the garden shed?")], memory_budget=120)
     decisions = [c.decision for c in composed.trace.candidates]
     assert "used" in decisions and "dropped_budget" in decisions
