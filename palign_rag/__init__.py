@@ -27,6 +27,7 @@ from .errors import (
 )
 from .personalizer import IngestReport, Personalizer
 from .policy import Policy
+from .retrieve import SelectionConfig
 from .store import ChromaStore, MemoryStore
 from .types import (
     Candidate,
@@ -71,6 +72,7 @@ __all__ = [
     "PolicyViolationError",
     "RuntimeFailure",
     "Scope",
+    "SelectionConfig",
     "SentenceTransformerEmbedder",
     "Settings",
     "StoreError",

@@ -118,7 +118,10 @@ class Personalizer:
         settings: Settings | None = None,
         tenant: str = "default",
         memory_budget: int | None = None,
+        selection: SelectionConfig | None = None,
     ) -> None:
+        """``selection`` tunes ranking and selection (thresholds for superseding preferences, the episode
+        similarity floor, ...); ``memory_budget``, when given, overrides its budget."""
         self.settings = settings or Settings.resolve(home=home)
         if memory_budget is not None:
             self.settings = self.settings.model_copy(update={"memory_budget": memory_budget})
@@ -139,6 +142,9 @@ class Personalizer:
         self._backend = backend
         self._backend_lock = threading.Lock()
         self.composer = Composer()
+        self._selection = selection
+        if selection is not None and memory_budget is not None:
+            self._selection = dataclasses.replace(selection, memory_budget=memory_budget)
 
     # -- configuration ------------------------------------------------------------------------
     @property
@@ -156,6 +162,9 @@ class Personalizer:
 
     @property
     def selection(self) -> SelectionConfig:
+        """The ranking and selection settings in force (from ``selection=`` or the settings)."""
+        if self._selection is not None:
+            return self._selection
         return SelectionConfig(
             memory_budget=self.settings.memory_budget,
             max_episodes=self.settings.max_episodes,

@@ -81,23 +81,25 @@ def supersessions(
         return {}
     rows.sort(key=lambda i: (memories[i].created_at, memories[i].message_index or 0, memories[i].id))
     chosen = np.asarray(vectors, dtype=np.float32)[rows]
+    signs = np.array([negative(memories[i].text) for i in rows], dtype=bool)
     similarity = chosen @ chosen.T
-    signs = [negative(memories[i].text) for i in rows]
+    opposite = signs[:, None] != signs[None, :]
+    # Only pairs (older, newer) over their threshold can supersede: find them all at once.
+    close = np.triu(similarity >= np.where(opposite, opposed, restated), k=1)
     replaced: dict[str, Supersession] = {}
-    for newer in range(len(rows) - 1, 0, -1):  # newest first, so each older one maps to its newest successor
-        new_memory = memories[rows[newer]]
-        if new_memory.id in replaced:
-            continue  # a replaced memory replaces nothing
-        for older in range(newer):
-            old_memory = memories[rows[older]]
-            if old_memory.id in replaced:
-                continue
-            if (old_memory.created_at, old_memory.message_index) == (new_memory.created_at, new_memory.message_index):
-                continue
-            if _TIER_STRENGTH[new_memory.tier] < _TIER_STRENGTH[old_memory.tier]:
-                continue
-            is_opposed = signs[newer] != signs[older]
-            score = float(similarity[newer, older])
-            if score >= (opposed if is_opposed else restated):
-                replaced[old_memory.id] = Supersession(by=new_memory.id, similarity=score, opposed=is_opposed)
+    if not close.any():
+        return replaced
+    older_rows, newer_rows = np.nonzero(close)
+    pairs = sorted(zip(newer_rows.tolist(), older_rows.tolist()), key=lambda p: (-p[0], p[1]))
+    for newer, older in pairs:  # newest first, so each older one maps to its newest successor
+        new_memory, old_memory = memories[rows[newer]], memories[rows[older]]
+        if new_memory.id in replaced or old_memory.id in replaced:
+            continue  # a replaced memory replaces nothing, and is replaced once
+        if (old_memory.created_at, old_memory.message_index) == (new_memory.created_at, new_memory.message_index):
+            continue
+        if _TIER_STRENGTH[new_memory.tier] < _TIER_STRENGTH[old_memory.tier]:
+            continue
+        replaced[old_memory.id] = Supersession(
+            by=new_memory.id, similarity=float(similarity[newer, older]), opposed=bool(opposite[newer, older])
+        )
     return replaced

@@ -15,6 +15,7 @@ from datetime import datetime
 
 import numpy as np
 
+from .errors import InvalidInputError
 from .policy import Policy
 from .reconcile import OPPOSED_SIMILARITY, RESTATED_SIMILARITY, Supersession, supersessions
 from .store.base import Hit
@@ -53,6 +54,19 @@ class SelectionConfig:
     """A newer preference that points the same way and is this similar replaces the older one."""
     duplicate_overlap: float = 0.8
     """An episode sharing this share of its words (Jaccard) with one already in the prompt is left out."""
+
+    def __post_init__(self) -> None:
+        if self.memory_budget <= 0 or self.max_episodes < 0:
+            raise InvalidInputError(
+                f"SelectionConfig needs memory_budget > 0 and max_episodes >= 0, got {self.memory_budget} and "
+                f"{self.max_episodes}."
+            )
+        for name in ("min_episode_similarity", "opposed_similarity", "restated_similarity", "duplicate_overlap"):
+            value = getattr(self, name)
+            if not -1.0 <= value <= 1.01:
+                raise InvalidInputError(
+                    f"SelectionConfig.{name} is a similarity between -1 and 1 (above 1 turns it off), got {value}."
+                )
 
 
 def _score(hit: Hit, now: datetime) -> float:

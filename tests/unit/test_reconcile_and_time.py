@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from palign_rag import Personalizer
+import pytest
+
+from palign_rag import FakeEmbedder, InvalidInputError, Personalizer, SelectionConfig
 from palign_rag.reconcile import negative
-from tests.conftest import user
+from tests.conftest import RecordingBackend, user
 
 
 def said(text: str, when: str) -> dict[str, Any]:
@@ -110,3 +113,17 @@ def test_negative_stance_is_read_from_common_wordings() -> None:
     assert negative("I no longer drink coffee")
     assert not negative("I love jazz")
     assert not negative("I prefer window seats")
+
+
+def test_selection_config_tunes_superseding_and_rejects_nonsense(home: Path, backend: RecordingBackend) -> None:
+    strict = Personalizer(
+        home, embedder=FakeEmbedder(), backend=backend, selection=SelectionConfig(opposed_similarity=1.01)
+    )
+    strict.remember("jo", "I love very spicy food with lots of chili")
+    strict.remember("jo", "I no longer eat very spicy food with lots of chili")
+    composed = strict.compose("jo", [user("Suggest a dinner with chili")])
+    assert [c.decision for c in composed.trace.candidates] == ["used", "used"]
+    with pytest.raises(InvalidInputError, match="opposed_similarity"):
+        SelectionConfig(opposed_similarity=3.0)
+    with pytest.raises(InvalidInputError, match="memory_budget"):
+        SelectionConfig(memory_budget=0)
