@@ -61,6 +61,7 @@ class IngestReport(BaseModel):
     memory_ids: list[str] = Field(default_factory=list)
 
 
+_TIME_FIELDS = ("created_at", "timestamp")
 _SHORT_FOLLOW_UP_WORDS = 5
 _FOLLOW_UP_START = re.compile(r"^(?:and|or|but|also|then|what about|how about|same for)\b", re.IGNORECASE)
 
@@ -354,7 +355,12 @@ class Personalizer:
             timings_ms={k: round(v, 3) for k, v in timings.items()},
         )
         out = [{"role": "system", "content": rendered.text}]
-        out.extend(m for m in checked if m["role"] not in ("system", "developer"))
+        # Timestamps are for palign-rag; OpenAI-style APIs reject unknown message fields.
+        out.extend(
+            {key: value for key, value in m.items() if key not in _TIME_FIELDS}
+            for m in checked
+            if m["role"] not in ("system", "developer")
+        )
         return ComposedPrompt(messages=out, system_prompt=rendered.text, trace=trace)
 
     def retrieve(self, user_id: str, messages: Sequence[dict[str, Any]], *, k: int = 10) -> list[Candidate]:

@@ -127,3 +127,11 @@ def test_selection_config_tunes_superseding_and_rejects_nonsense(home: Path, bac
         SelectionConfig(opposed_similarity=3.0)
     with pytest.raises(InvalidInputError, match="memory_budget"):
         SelectionConfig(memory_budget=0)
+
+
+def test_timestamps_are_not_forwarded_to_the_backend(personalizer: Personalizer, backend: RecordingBackend) -> None:
+    question = said("What did I cook yesterday?", "2024-05-14T09:00:00Z")
+    composed = personalizer.compose("ivy", [question])
+    assert composed.messages[-1] == {"role": "user", "content": "What did I cook yesterday?"}
+    personalizer.chat("ivy", [question])
+    assert all("created_at" not in m for m in backend.sent[-1])
