@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import InvalidInputError
 from .policy import Policy
-from .reconcile import OPPOSED_SIMILARITY, RESTATED_SIMILARITY, Supersession, supersessions
+from .reconcile import CHANGED_SIMILARITY, RESTATED_SIMILARITY, Supersession, supersessions
 from .store.base import Hit
 from .types import Candidate, MemoryKind, MemoryStatus, Tier
 
@@ -48,10 +48,10 @@ class SelectionConfig:
     """Tokens the preference and memory sections may take, headers included."""
     max_episodes: int = 8
     min_episode_similarity: float = 0.25
-    opposed_similarity: float = OPPOSED_SIMILARITY
-    """A newer preference that points the opposite way and is this similar replaces the older one."""
+    changed_similarity: float = CHANGED_SIMILARITY
+    """A newer preference that says the user changed ("... anymore") and is this similar replaces the older."""
     restated_similarity: float = RESTATED_SIMILARITY
-    """A newer preference that points the same way and is this similar replaces the older one."""
+    """A newer preference this similar to an older one restates it, and replaces it."""
     duplicate_overlap: float = 0.8
     """An episode sharing this share of its words (Jaccard) with one already in the prompt is left out."""
 
@@ -61,7 +61,7 @@ class SelectionConfig:
                 f"SelectionConfig needs memory_budget > 0 and max_episodes >= 0, got {self.memory_budget} and "
                 f"{self.max_episodes}."
             )
-        for name in ("min_episode_similarity", "opposed_similarity", "restated_similarity", "duplicate_overlap"):
+        for name in ("min_episode_similarity", "changed_similarity", "restated_similarity", "duplicate_overlap"):
             value = getattr(self, name)
             if not -1.0 <= value <= 1.01:
                 raise InvalidInputError(
@@ -139,7 +139,7 @@ def _replaced(hits: Sequence[Hit], config: SelectionConfig) -> dict[str, Superse
     return supersessions(
         [h.memory for h in profile],
         vectors,
-        opposed=config.opposed_similarity,
+        changed=config.changed_similarity,
         restated=config.restated_similarity,
     )
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from palign_rag import FakeEmbedder, InvalidInputError, Personalizer, SelectionConfig
-from palign_rag.reconcile import negative
+from palign_rag.reconcile import says_changed
 from tests.conftest import RecordingBackend, user
 
 
@@ -58,7 +58,7 @@ def test_relative_time_is_read_from_the_questions_own_timestamp(personalizer: Pe
     assert "risotto" in personalizer.retrieve("ivy", [question], k=2)[0].memory.text
 
 
-def test_a_newer_opposite_preference_supersedes_the_older_one_without_deleting_it(
+def test_a_newer_preference_that_says_the_user_changed_supersedes_the_older_one_without_deleting_it(
     personalizer: Personalizer,
 ) -> None:
     old = personalizer.remember("jo", "I love very spicy food with lots of chili")
@@ -67,7 +67,7 @@ def test_a_newer_opposite_preference_supersedes_the_older_one_without_deleting_i
     by_id = {c.memory.id: c for c in composed.trace.candidates}
     assert by_id[new.id].decision == "used"
     assert by_id[old.id].decision == "superseded"
-    assert new.id in by_id[old.id].reason and "opposite" in by_id[old.id].reason
+    assert new.id in by_id[old.id].reason and "changed" in by_id[old.id].reason
     assert old.text not in composed.system_prompt
     assert {m.id for m in personalizer.memories("jo")} == {old.id, new.id}  # history kept
     assert [c.memory.id for c in personalizer.retrieve("jo", [user("Suggest a dinner with chili")])] == [new.id]
@@ -106,25 +106,26 @@ def test_an_episode_that_repeats_another_almost_word_for_word_is_left_out(person
     assert "nearly the same" in next(c.reason for c in repeated if c.decision == "dropped_duplicate")
 
 
-def test_negative_stance_is_read_from_common_wordings() -> None:
-    assert negative("I don't eat meat")
-    assert negative("I can\u2019t stand jazz")
-    assert negative("I avoid flying")
-    assert negative("I no longer drink coffee")
-    assert not negative("I love jazz")
-    assert not negative("I prefer window seats")
+def test_a_change_of_mind_is_read_from_common_wordings() -> None:
+    assert says_changed("I don't eat meat anymore")
+    assert says_changed("I'm vegan now")
+    assert says_changed("I no longer drink coffee")
+    assert says_changed("I used to love jazz")
+    assert not says_changed("I now also like Thai food")  # adds, does not replace
+    assert not says_changed("I strongly dislike gamified learning")
+    assert not says_changed("I prefer window seats")
 
 
 def test_selection_config_tunes_superseding_and_rejects_nonsense(home: Path, backend: RecordingBackend) -> None:
     strict = Personalizer(
-        home, embedder=FakeEmbedder(), backend=backend, selection=SelectionConfig(opposed_similarity=1.01)
+        home, embedder=FakeEmbedder(), backend=backend, selection=SelectionConfig(changed_similarity=1.01)
     )
     strict.remember("jo", "I love very spicy food with lots of chili")
     strict.remember("jo", "I no longer eat very spicy food with lots of chili")
     composed = strict.compose("jo", [user("Suggest a dinner with chili")])
     assert [c.decision for c in composed.trace.candidates] == ["used", "used"]
-    with pytest.raises(InvalidInputError, match="opposed_similarity"):
-        SelectionConfig(opposed_similarity=3.0)
+    with pytest.raises(InvalidInputError, match="changed_similarity"):
+        SelectionConfig(changed_similarity=3.0)
     with pytest.raises(InvalidInputError, match="memory_budget"):
         SelectionConfig(memory_budget=0)
 
