@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--system", default="", help="the app's own system prompt")
     inspect.add_argument("--budget", type=int, help="memory token budget (default: $PALIGN_MEMORY_BUDGET or 600)")
     inspect.add_argument("--policy", help="policy file to use instead of the default")
+    inspect.add_argument(
+        "--at",
+        help="when the message is written, ISO 8601 (default now): what 'yesterday' or 'last week' are read from",
+    )
 
     chat = commands.add_parser("chat", help="chat through the configured backend (interactive without a message)")
     _common(chat, json_flag=True)
@@ -186,7 +190,10 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     messages: list[dict[str, Any]] = []
     if args.system:
         messages.append({"role": "system", "content": args.system})
-    messages.append({"role": "user", "content": args.message})
+    message: dict[str, Any] = {"role": "user", "content": args.message}
+    if args.at:
+        message["created_at"] = args.at
+    messages.append(message)
     composed = _personalizer(args).compose(args.user, messages, memory_budget=args.budget)
     if args.json:
         _print_json(composed.model_dump(mode="json"))

@@ -107,3 +107,23 @@ def test_quickstart_example_runs(tmp_path: Path) -> None:
     assert '"I\'m allergic to peanuts."' in done.stdout
     assert "You are a cooking assistant." in done.stdout
     assert "used" in done.stdout
+
+
+def test_inspect_reads_relative_time_from_at_and_shows_the_cue(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    home = str(tmp_path / "home")
+    history = tmp_path / "meals.jsonl"
+    rows = [
+        {"role": "user", "content": "I cooked a mushroom risotto for dinner.", "created_at": "2024-05-01T19:00:00Z"},
+        {"role": "user", "content": "I cooked a lentil curry for dinner.", "created_at": "2024-05-13T19:00:00Z"},
+    ]
+    history.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert run(capsys, "ingest", "--home", home, "--user", "cy", str(history))[0] == 0
+    question = "What did I cook for dinner yesterday?"
+    code, out, _ = run(capsys, "inspect", "--home", home, "--user", "cy", question, "--at", "2024-05-14T09:00:00Z")
+    assert code == 0
+    assert "time cue: 'yesterday': 2024-05-13 to 2024-05-13" in out
+    assert out.index("lentil curry") < out.index("mushroom risotto")
+    code, _, err = run(capsys, "inspect", "--home", home, "--user", "cy", question, "--at", "last tuesday")
+    assert code == 2 and "ISO 8601" in err
