@@ -87,7 +87,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ),
     ("yesterday", re.compile(r"\b(?:the\s+day\s+before\s+)?yesterday\b", re.IGNORECASE)),
     ("today", re.compile(r"\b(?:today|tonight|this\s+morning|this\s+evening)\b", re.IGNORECASE)),
-    ("recent", re.compile(r"\b(?:recent(?:ly)?|lately|latest|most\s+recent|these\s+days|nowadays)\b", re.IGNORECASE)),
+    ("recent", re.compile(r"\b(?:recently|lately|most\s+recent(?:ly)?|these\s+days|nowadays)\b", re.IGNORECASE)),
 ]
 _BEFORE = re.compile(r"\b(?:before|until|prior\s+to|by)\s*$", re.IGNORECASE)
 _AFTER = re.compile(r"\b(?:after|since|following)\s*$", re.IGNORECASE)
@@ -224,7 +224,7 @@ def _window(kind: str, found: re.Match[str], now: datetime) -> TimeCue | None:
             start = today - timedelta(days=days)
             end = today + timedelta(days=1)
         elif relation == "next":
-            start, end = today, today + timedelta(days=days + 1)
+            return None  # plans: no memory is from the future
         else:  # last, past, previous
             start = today - timedelta(days=2 * days if unit != "weekend" else 8)
             end = (
@@ -261,6 +261,8 @@ def find_time_cue(text: str, *, now: datetime | None = None) -> TimeCue | None:
 
     Relative expressions ("last week", "three days ago") are resolved against ``now`` (default: the
     current time). A date preceded by "before" or "after" points at the stretch on that side of it.
+    Expressions about the future only ("next month", "in 2030") are no cue: they speak of plans, and no
+    memory was written then.
     """
     now = now or datetime.now(timezone.utc)
     if now.tzinfo is None:
@@ -268,8 +270,8 @@ def find_time_cue(text: str, *, now: datetime | None = None) -> TimeCue | None:
     for kind, pattern in _PATTERNS:  # most specific first
         for found in pattern.finditer(text):
             cue = _window(kind, found, now)
-            if cue is None:
-                continue
+            if cue is None or (cue.start is not None and cue.start >= now):
+                continue  # not a time, or only the future ("next month", "in 2030"): no memory is from then
             prefix = text[: found.start()]
             if _BEFORE.search(prefix):
                 return _shifted(cue, before=True)

@@ -163,7 +163,7 @@ class Candidate(BaseModel):
     temporal: float | None = None
     """How well the memory's time fits the query's time cue, 0.0 to 1.0 (None: the query has no time cue)."""
     score: float = 0.0
-    """Final ranking score: relevance (rank fusion of cosine and, for episodes, BM25, raised for episodes that
+    """Final ranking score: relevance (rank fusion of cosine and, for episodes, BM25, raised for memories that
     fit the query's time cue), adjusted for confidence, feedback weight and recency."""
     rank: int = 0
     tokens: int = 0

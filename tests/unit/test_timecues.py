@@ -80,3 +80,40 @@ def test_recently_points_at_the_users_latest_memories_whatever_the_date() -> Non
     assert cue is not None and cue.recent
     old, newest = cue.match(np.array([ts(2020, 1, 1), ts(2021, 3, 1)]))
     assert newest == pytest.approx(1.0) and old < 0.01
+
+
+@pytest.mark.parametrize(
+    "text", ["Which festival should I go to next month?", "Plans for next summer?", "What about in 2030?"]
+)
+def test_the_future_is_no_cue_because_no_memory_comes_from_it(text: str) -> None:
+    assert find_time_cue(text, now=NOW) is None
+
+
+def test_memories_that_all_fit_the_cue_equally_keep_their_order_across_kinds() -> None:
+    from palign_rag.policy import Policy
+    from palign_rag.retrieve import rank
+    from palign_rag.store.base import Hit
+    from palign_rag.types import Memory, MemoryKind
+
+    memories = [
+        Memory(id=f"m{i}", user_id="u", text=f"memory {i}", kind=kind)
+        for i, kind in enumerate([MemoryKind.EPISODE, MemoryKind.PREFERENCE, MemoryKind.EPISODE])
+    ]
+    ranks = [(0, 0), (1, None), (2, 1)]
+
+    def order(temporal: float | None) -> list[str]:
+        hits = [
+            Hit(
+                memory=m,
+                dense=0.5,
+                dense_rank=d,
+                lexical=1.0 if lex is not None else 0.0,
+                lexical_rank=lex,
+                temporal=temporal,
+            )
+            for m, (d, lex) in zip(memories, ranks)
+        ]
+        ranked = rank(hits, policy=Policy.default(), now=NOW)
+        return [c.memory.id for c in sorted(ranked, key=lambda c: -c.score)]
+
+    assert order(1.0) == order(None)
