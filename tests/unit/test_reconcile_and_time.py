@@ -112,7 +112,10 @@ def test_a_change_of_mind_is_read_from_common_wordings() -> None:
     assert says_changed("I no longer drink coffee")
     assert says_changed("I used to love jazz")
     assert not says_changed("I now also like Thai food")  # adds, does not replace
+    assert says_changed("I've stopped eating sugar")
     assert not says_changed("I strongly dislike gamified learning")
+    assert not says_changed("I won't quit, no matter what")
+    assert not says_changed("Now I'm ready to offer love and support to others")
     assert not says_changed("I prefer window seats")
 
 
