@@ -34,8 +34,9 @@ the other) and a PrefEval slice: k = 5 to 10 beat the customary 60 at every cut-
 preferences on cosine alone lifted PrefEval hit@5 (T = 100) from 0.65 to 0.95 at equal LoCoMo recall."""
 TIME_CUE_WEIGHT = 1.0
 """How much a memory that fits the query's time cue ("in June 2023", "last week") is raised: relevance is
-multiplied by ``1 + TIME_CUE_WEIGHT * match`` for every kind, so memories that all fit equally keep their order. Measured on LoCoMo dev: 0.25 to 2.0 all lift recall@5, on each
-half of the conversations (0.563 to 0.587 overall at 1.0); 1.0 was best on the first half."""
+multiplied by ``1 + TIME_CUE_WEIGHT * match`` for every kind, so memories that all fit equally keep their
+order. Measured on LoCoMo dev: 0.25 to 2.0 all lift recall@5 on each half of the conversations (0.563 to
+0.587 overall at 1.0, before superseding); 1.0 was best on the first half."""
 LEXICAL_RESCUE_RANK = 3
 """An episode below the similarity floor is still used when it is among this many best word matches."""
 
@@ -97,7 +98,7 @@ def rank(
     Returned in selection order: by tier (explicit, inferred, episode), then by score.
     """
     config = config or SelectionConfig()
-    replaced = _replaced(hits, config)
+    replaced = _replaced(hits, config, policy)
     candidates: list[Candidate] = []
     for hit in hits:
         memory = hit.memory
@@ -130,9 +131,16 @@ def rank(
     return candidates
 
 
-def _replaced(hits: Sequence[Hit], config: SelectionConfig) -> dict[str, Supersession]:
-    """Which active preferences a newer active one replaces (see ``reconcile``)."""
-    profile = [h for h in hits if h.memory.tier is not Tier.EPISODE and h.memory.status is MemoryStatus.ACTIVE]
+def _replaced(hits: Sequence[Hit], config: SelectionConfig, policy: Policy) -> dict[str, Supersession]:
+    """Which usable preferences a newer usable one replaces (see ``reconcile``): a memory that is inactive
+    or that the policy blocks replaces nothing, since it never reaches the prompt."""
+    profile = [
+        h
+        for h in hits
+        if h.memory.tier is not Tier.EPISODE
+        and h.memory.status is MemoryStatus.ACTIVE
+        and policy.violation(h.memory.text) is None
+    ]
     if len(profile) < 2 or any(h.vector is None for h in profile):
         return {}
     vectors = np.stack([np.asarray(h.vector, dtype=np.float32) for h in profile])

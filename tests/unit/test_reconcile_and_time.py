@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from palign_rag import FakeEmbedder, InvalidInputError, Personalizer, SelectionConfig
+from palign_rag import FakeEmbedder, InvalidInputError, Personalizer, Policy, SelectionConfig
 from palign_rag.reconcile import says_changed
 from tests.conftest import RecordingBackend, user
 
@@ -139,3 +139,16 @@ def test_timestamps_are_not_forwarded_to_the_backend(personalizer: Personalizer,
     assert composed.messages[-1] == {"role": "user", "content": "What did I cook yesterday?"}
     personalizer.chat("ivy", [question])
     assert all("created_at" not in m for m in backend.sent[-1])
+
+
+def test_a_newer_preference_the_policy_blocks_supersedes_nothing(home: Path, backend: RecordingBackend) -> None:
+    embedder = FakeEmbedder()
+    before = Personalizer(home, embedder=embedder, backend=backend)
+    old = before.remember("jo", "I love very spicy food with lots of chili")
+    before.remember("jo", "I no longer eat very spicy food with lots of chili, casino nights instead")
+    strict_policy = Policy.from_text("---\nid: kids\nversion: 1\ndeny: \\bcasino\\b\n---\nKeep it for children.\n")
+    after = Personalizer(home, embedder=embedder, backend=backend, policy=strict_policy)
+    composed = after.compose("jo", [user("Suggest a dinner with chili")])
+    decision = {c.memory.id: c.decision for c in composed.trace.candidates}
+    assert decision[old.id] == "used"
+    assert sorted(decision.values()) == ["blocked", "used"]
