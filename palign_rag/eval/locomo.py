@@ -3,8 +3,9 @@
 One conversation is one user's memory. Every turn is ingested, through the normal ``ingest``, as
 ``(<session date_time>) <speaker> said, "<text>"`` with the session time as its timestamp; questions are
 asked at the time of the last turn (what "last year" is read from). For each question, ``retrieve`` ranks
-the user's memories; memories map back to turns by provenance (the index of the message they came from). recall@k = share of a question's evidence turns among the first k
-distinct turns retrieved (a question without evidence counts 1), averaged over questions.
+the user's memories; memories map back to turns by provenance (the index of the message they came from).
+recall@k = share of a question's evidence turns among the first k distinct turns retrieved (a question
+without evidence counts 1), averaged over questions.
 The naive baseline, in the same run: dense top-k over the raw indexed turns with the same embedder.
 """
 
