@@ -188,17 +188,25 @@ def _window(kind: str, found: re.Match[str], now: datetime) -> TimeCue | None:
             return TimeCue(phrase, month=_month_index(groups["month"]), tolerance_days=14)
         if kind == "season":
             first, length = _SEASONS[groups["season"].lower()]
+
+            def bounds(year: int) -> tuple[datetime, datetime]:
+                end_year, end_month = divmod(first - 1 + length, 12)
+                start = datetime(year, first, 1, tzinfo=timezone.utc)
+                return start, datetime(year + end_year, end_month + 1, 1, tzinfo=timezone.utc)
+
             if groups.get("year"):
-                year = int(groups["year"])
+                start, end = bounds(int(groups["year"]))
             elif groups.get("rel"):
                 relation = groups["rel"].lower()
-                year = today.year + {"next": 1, "this": 0}.get(relation, -1)
-                year -= 1 if first == 12 and relation != "next" and today.month < 12 else 0
+                seasons = [bounds(year) for year in range(today.year - 2, today.year + 2)]
+                if relation == "next":
+                    return None  # plans: no memory is from the future
+                if relation == "this":  # the one under way, else the one of this calendar year
+                    start, end = next(((a, b) for a, b in seasons if a <= today < b), bounds(today.year))
+                else:  # last, past: the latest one already over
+                    start, end = [(a, b) for a, b in seasons if b <= today][-1]
             else:
                 return None  # "fall", "spring" alone are too often not seasons at all
-            start = datetime(year, first, 1, tzinfo=timezone.utc)
-            end_year, end_month = divmod(first - 1 + length, 12)
-            end = datetime(year + end_year, end_month + 1, 1, tzinfo=timezone.utc)
             return TimeCue(phrase, start=start, end=end, tolerance_days=21)
         if kind == "year":
             year = int(groups["year"])

@@ -117,3 +117,17 @@ def test_memories_that_all_fit_the_cue_equally_keep_their_order_across_kinds() -
         return [c.memory.id for c in sorted(ranked, key=lambda c: -c.score)]
 
     assert order(1.0) == order(None)
+
+
+@pytest.mark.parametrize(
+    ("question", "now", "window"),
+    [
+        ("What did I do last summer?", datetime(2026, 11, 24, tzinfo=timezone.utc), "2026-06-01 to 2026-08-31"),
+        ("What did I do last summer?", datetime(2026, 7, 10, tzinfo=timezone.utc), "2025-06-01 to 2025-08-31"),
+        ("Where did we ski this winter?", datetime(2026, 2, 10, tzinfo=timezone.utc), "2025-12-01 to 2026-02-28"),
+        ("Where did we ski last winter?", datetime(2026, 2, 10, tzinfo=timezone.utc), "2024-12-01 to 2025-02-28"),
+    ],
+)
+def test_seasons_named_relative_to_now(question: str, now: datetime, window: str) -> None:
+    cue = find_time_cue(question, now=now)
+    assert cue is not None and cue.describe().endswith(window)
