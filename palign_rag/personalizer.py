@@ -76,11 +76,12 @@ def _latest_user_text(messages: Sequence[dict[str, Any]]) -> str:
     return latest
 
 
-def _query_time(messages: Sequence[dict[str, Any]]) -> datetime:
-    """When the latest user turn was written (its ``created_at``, else now): relative time cues such as
-    "last week" are read from this moment."""
+def _query(messages: Sequence[dict[str, Any]]) -> tuple[str, TimeCue | None]:
+    """The retrieval query and its time cue. Relative cues ("last week") are read from when the latest
+    user turn was written (its ``created_at``, else now)."""
     index, latest = next((i, m) for i, m in reversed(list(enumerate(messages))) if m["role"] == "user")
-    return _message_time(latest, index, utcnow())
+    text = _latest_user_text(messages)
+    return text, find_time_cue(text, now=_message_time(latest, index, utcnow()))
 
 
 def _message_time(message: dict[str, Any], index: int, default: datetime) -> datetime:
@@ -330,8 +331,7 @@ class Personalizer:
         config = self.selection
         if memory_budget is not None:
             config = dataclasses.replace(config, memory_budget=memory_budget)
-        query = _latest_user_text(checked)
-        cue = find_time_cue(query, now=_query_time(checked))
+        query, cue = _query(checked)
         timings: dict[str, float] = {}
         started = time.perf_counter()
         candidates = self._candidates(scope, query, cue, max(config.max_episodes * 3, 10), timings)
@@ -373,8 +373,7 @@ class Personalizer:
         checked = validate_messages(messages, require_user_turn=True)
         if k <= 0:
             raise InvalidInputError(f"k must be a positive number of memories, got {k}.")
-        query = _latest_user_text(checked)
-        candidates = self._candidates(scope, query, find_time_cue(query, now=_query_time(checked)), k, {})
+        candidates = self._candidates(scope, *_query(checked), k, {})
         usable = [c for c in candidates if c.decision not in ("inactive", "blocked", "superseded")]
         usable.sort(key=lambda c: (-c.score, c.memory.id))
         return usable[:k]

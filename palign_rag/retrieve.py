@@ -7,6 +7,7 @@ Every decision is written on the candidate, so the trace shows why each memory w
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -98,8 +99,8 @@ def rank(
     Returned in selection order: by tier (explicit, inferred, episode), then by score.
     """
     config = config or SelectionConfig()
-    replaced = _replaced(hits, config, policy)
     candidates: list[Candidate] = []
+    usable: list[tuple[Hit, Candidate]] = []
     for hit in hits:
         memory = hit.memory
         candidate = Candidate(
@@ -121,26 +122,23 @@ def rank(
             if violation is not None:
                 candidate.decision = "blocked"
                 candidate.reason = f"blocked by policy {policy.id}: {violation}"
-            elif memory.id in replaced:
-                candidate.decision = "superseded"
-                candidate.reason = replaced[memory.id].describe()
+            elif memory.tier is not Tier.EPISODE:
+                usable.append((hit, candidate))
         candidates.append(candidate)
+    # Only preferences that can reach the prompt replace others: an inactive or blocked one replaces nothing.
+    replaced = _replaced([hit for hit, _ in usable], config)
+    for hit, candidate in usable:
+        if hit.memory.id in replaced:
+            candidate.decision = "superseded"
+            candidate.reason = replaced[hit.memory.id].describe()
     candidates.sort(key=lambda c: (_TIER_ORDER[c.memory.tier], -c.score, c.memory.id))
     for position, candidate in enumerate(candidates, start=1):
         candidate.rank = position
     return candidates
 
 
-def _replaced(hits: Sequence[Hit], config: SelectionConfig, policy: Policy) -> dict[str, Supersession]:
-    """Which usable preferences a newer usable one replaces (see ``reconcile``): a memory that is inactive
-    or that the policy blocks replaces nothing, since it never reaches the prompt."""
-    profile = [
-        h
-        for h in hits
-        if h.memory.tier is not Tier.EPISODE
-        and h.memory.status is MemoryStatus.ACTIVE
-        and policy.violation(h.memory.text) is None
-    ]
+def _replaced(profile: Sequence[Hit], config: SelectionConfig) -> dict[str, Supersession]:
+    """Which of these usable preferences a newer one replaces (see ``reconcile``)."""
     if len(profile) < 2 or any(h.vector is None for h in profile):
         return {}
     vectors = np.stack([np.asarray(h.vector, dtype=np.float32) for h in profile])
@@ -152,6 +150,7 @@ def _replaced(hits: Sequence[Hit], config: SelectionConfig, policy: Policy) -> d
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def _words(text: str) -> frozenset[str]:
     return frozenset(_WORD.findall(text.lower()))
 

@@ -156,10 +156,11 @@ def _month_index(word: str) -> int:
     return _MONTHS.get(word.lower().rstrip("."), 5)  # only "May" is missing from the table
 
 
-def _month_window(year: int, month: int) -> tuple[datetime, datetime]:
-    start = datetime(year, month, 1, tzinfo=timezone.utc)
-    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=timezone.utc)
-    return start, end
+def _months(year: int, first: int, count: int = 1) -> tuple[datetime, datetime]:
+    """From the start of month ``first`` of ``year`` to the start of the month ``count`` months later."""
+    end_year, end_month = divmod(first - 1 + count, 12)
+    start = datetime(year, first, 1, tzinfo=timezone.utc)
+    return start, datetime(year + end_year, end_month + 1, 1, tzinfo=timezone.utc)
 
 
 def _count(word: str) -> int:
@@ -182,27 +183,23 @@ def _window(kind: str, found: re.Match[str], now: datetime) -> TimeCue | None:
             datetime(2000, month, day)  # a real day of that month (2000 is a leap year)
             return TimeCue(phrase, month=month, tolerance_days=DAY_TOLERANCE)
         if kind == "month_year":
-            start, end = _month_window(int(groups["year"]), _month_index(groups["month"]))
+            start, end = _months(int(groups["year"]), _month_index(groups["month"]))
             return TimeCue(phrase, start=start, end=end, tolerance_days=14)
         if kind == "month":
             return TimeCue(phrase, month=_month_index(groups["month"]), tolerance_days=14)
         if kind == "season":
             first, length = _SEASONS[groups["season"].lower()]
-
-            def bounds(year: int) -> tuple[datetime, datetime]:
-                end_year, end_month = divmod(first - 1 + length, 12)
-                start = datetime(year, first, 1, tzinfo=timezone.utc)
-                return start, datetime(year + end_year, end_month + 1, 1, tzinfo=timezone.utc)
-
             if groups.get("year"):
-                start, end = bounds(int(groups["year"]))
+                start, end = _months(int(groups["year"]), first, length)
             elif groups.get("rel"):
                 relation = groups["rel"].lower()
-                seasons = [bounds(year) for year in range(today.year - 2, today.year + 2)]
+                seasons = [_months(year, first, length) for year in range(today.year - 2, today.year + 2)]
                 if relation == "next":
                     return None  # plans: no memory is from the future
                 if relation == "this":  # the one under way, else the one of this calendar year
-                    start, end = next(((a, b) for a, b in seasons if a <= today < b), bounds(today.year))
+                    start, end = next(
+                        ((a, b) for a, b in seasons if a <= today < b), _months(today.year, first, length)
+                    )
                 else:  # last, past: the latest one already over
                     start, end = [(a, b) for a, b in seasons if b <= today][-1]
             else:
