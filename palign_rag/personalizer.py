@@ -14,16 +14,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from .backends import Backend, LocalBackend, OpenAIBackend
 from .compose import Composer
 from .config import Settings
-from .embed import Embedder, SentenceTransformerEmbedder
+from .embed import Embedder, Matrix, SentenceTransformerEmbedder
 from .errors import InvalidInputError, PolicyViolationError
-from .extract import Extracted, extract
+from .extract import Turn, turns
 from .messages import check_text, check_user_id, message_text, validate_messages
 from .policy import Policy
+from .reconcile import Replacement, replacements
 from .retrieve import SelectionConfig, rank, select
 from .store import ChromaStore, MemoryStore
 from .timecues import TimeCue, find_time_cue
@@ -40,6 +42,8 @@ from .types import (
     memory_id_for,
     utcnow,
 )
+from .understand import SUBJECTS, LocalUnderstander, Understanding
+from .understand.llm import Understander
 
 __all__ = ["IngestReport", "Personalizer"]
 
@@ -58,6 +62,10 @@ class IngestReport(BaseModel):
     episodes: int = 0
     quarantined: int = 0
     """Memories held back by the policy gate: stored for audit, never composed."""
+    blocked: int = 0
+    """Preferences that ask the assistant to drop a principle of the policy: stored, never composed."""
+    superseded: int = 0
+    """Stored or new preferences replaced by a newer one (a change of mind or a restatement)."""
     memory_ids: list[str] = Field(default_factory=list)
 
 
@@ -121,9 +129,12 @@ class Personalizer:
         tenant: str = "default",
         memory_budget: int | None = None,
         selection: SelectionConfig | None = None,
+        understander: Understander | None = None,
     ) -> None:
-        """``selection`` tunes ranking and selection (thresholds for superseding preferences, the episode
-        similarity floor, ...); ``memory_budget``, when given, overrides its budget."""
+        """``selection`` tunes ranking and selection (the episode similarity floor, when a topical preference
+        counts as relevant, ...); ``memory_budget``, when given, overrides its budget. ``understander``
+        reads what users write (default: ``LocalUnderstander()``, the shipped heads; ``LLMUnderstander``
+        asks a backend)."""
         self.settings = settings or Settings.resolve(home=home)
         if memory_budget is not None:
             self.settings = self.settings.model_copy(update={"memory_budget": memory_budget})
@@ -144,6 +155,7 @@ class Personalizer:
         self._backend = backend
         self._backend_lock = threading.Lock()
         self.composer = Composer()
+        self.understander: Understander = understander or LocalUnderstander()
         self._selection = selection
         if selection is not None and memory_budget is not None:
             self._selection = dataclasses.replace(selection, memory_budget=memory_budget)
@@ -189,8 +201,11 @@ class Personalizer:
     ) -> Memory:
         """Store one stated preference or fact for ``user_id`` and return it.
 
-        Remembering the same text again refreshes it instead of storing a duplicate. Raises
-        ``PolicyViolationError`` (storing nothing) when the policy refuses the text.
+        Remembering the same text again refreshes it instead of storing a duplicate; a preference that
+        restates or changes an older one supersedes it (see ``reconcile``). Raises ``PolicyViolationError``
+        (storing nothing) when the text is instruction-like. A preference that asks the assistant to drop a
+        principle of the policy is stored but never composed: the returned memory has status ``blocked``,
+        ``blocked_by`` names the principle and ``status_reason`` says why.
         """
         scope = self._scope(user_id, "remember")
         body = check_text(text)
@@ -206,25 +221,53 @@ class Personalizer:
         violation = self.policy.violation(body)
         if violation is not None:
             raise PolicyViolationError(violation)
+        vector = self.embedder.embed([body])
+        understood = self.understander.understand(
+            [body], vector, embedder_name=self.embedder.name, force_preference=kind is not MemoryKind.EPISODE
+        )[0]
+        if understood.instruction:
+            raise PolicyViolationError(
+                f"instruction-like text: {understood.reason}. Store what the user wants, not commands to the model."
+            )
         now = utcnow()
-        memory = Memory(
-            id=memory_id_for(scope, kind, body),
-            tenant=scope.tenant,
-            user_id=scope.user_id,
-            text=body,
-            kind=kind,
-            source=source,
-            confidence=confidence,
-            origin=origin,
-            created_at=now,
-            updated_at=now,
+        memory = self._with_understanding(
+            Memory(
+                id=memory_id_for(scope, kind, body),
+                tenant=scope.tenant,
+                user_id=scope.user_id,
+                text=body,
+                kind=kind,
+                source=source,
+                confidence=confidence,
+                origin=origin,
+                created_at=now,
+                updated_at=now,
+            ),
+            understood,
         )
         existing = self.store.get(scope, [memory.id])
         if existing:
-            memory = existing[0].model_copy(update={"updated_at": now, "status": MemoryStatus.ACTIVE})
-        self.store.upsert([memory], self.embedder.embed([body]))
+            memory = existing[0].model_copy(
+                update={"updated_at": now, "status": memory.status, "status_reason": memory.status_reason}
+            )
+        written = self._reconcile(scope, [(memory, vector[0])])
+        self._write(written)
         logger.info("remembered a %s for a user (%s)", kind.value, "refreshed" if existing else "new")
-        return memory
+        return next(m for m, _ in written if m.id == memory.id)
+
+    def _with_understanding(self, memory: Memory, understood: Understanding) -> Memory:
+        """The memory with what was understood of it; a preference the policy forbids becomes blocked."""
+        update: dict[str, Any] = {"understanding": understood}
+        if memory.kind is not MemoryKind.EPISODE:
+            update.update(applies=understood.applies, subject=understood.subject, stance=understood.stance)
+            principle = self.policy.principle(understood.conflict)
+            if principle is not None and memory.status is MemoryStatus.ACTIVE:
+                update.update(
+                    status=MemoryStatus.BLOCKED,
+                    blocked_by=principle,
+                    status_reason=f"asks the assistant to drop {principle} ({understood.reason})",
+                )
+        return memory.model_copy(update=update)
 
     def ingest(
         self,
@@ -235,89 +278,212 @@ class Personalizer:
         include_assistant: bool = False,
         at: datetime | None = None,
     ) -> IngestReport:
-        """Store a chat history (OpenAI format): stated preferences from user turns, the rest as episodes.
+        """Store a chat history (OpenAI format): the preferences users state, and their turns as episodes.
 
-        Messages may carry ``created_at`` (ISO 8601 or Unix seconds); otherwise ``at`` (default now) is
-        used. Everything is validated before anything is written. Instruction-like text is quarantined:
-        stored for audit, never composed.
+        Every user sentence is read by the understanding layer: preferences become memories of their own
+        (always-on or topical, with subject and stance), and the turn is kept whole as an episode when it
+        says anything else. Messages may carry ``created_at`` (ISO 8601 or Unix seconds); otherwise ``at``
+        (default now) is used. Everything is validated before anything is written. Instruction-like text is
+        quarantined (stored for audit, never composed); a preference asking to drop a principle of the
+        policy is blocked; a preference that changes or restates an older one supersedes it.
         """
         scope = self._scope(user_id, "ingest")
         checked = validate_messages(messages)
         default_time = at or utcnow()
         times = [_message_time(m, i, default_time) for i, m in enumerate(checked)]
-        found = extract(checked, include_assistant=include_assistant)
+        found = turns(checked, include_assistant=include_assistant)
         report = IngestReport()
-        memories: dict[str, Memory] = {}
-        for item in found:
-            memory = self._memory_from(scope, item, times[item.message_index], origin)
-            memories.setdefault(memory.id, memory)
-        known = {m.id: m for m in self.store.get(scope, list(memories))}
-        batch = [self._merge(m, known.get(m.id)) for m in memories.values()]
-        # Embedding (CPU-bound) of one chunk overlaps the store write of the previous one.
+        new: dict[str, tuple[Memory, Matrix]] = {}
+        # Embedding and understanding (CPU-bound) of one chunk overlaps the store write of the previous one.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="palign-write") as writer:
             pending: Future[None] | None = None
-            for start in range(0, len(batch), _INGEST_CHUNK):
-                chunk = batch[start : start + _INGEST_CHUNK]
-                vectors = self.embedder.embed([m.search_text for m in chunk])
-                if pending is not None:
-                    pending.result()
-                pending = writer.submit(self.store.upsert, chunk, vectors)
-                for memory in chunk:
+            for start in range(0, len(found), _INGEST_CHUNK):
+                chunk = self._memories_of(scope, found[start : start + _INGEST_CHUNK], times, origin)
+                known = {m.id: m for m in self.store.get(scope, [m.id for m, _ in chunk])}
+                batch = [(self._merge(m, known.get(m.id)), v) for m, v in chunk if m.id not in new]
+                for memory, vector in batch:
+                    new[memory.id] = (memory, vector)
                     report.memory_ids.append(memory.id)
                     if memory.id in known:
                         report.refreshed += 1
                     else:
                         report.added += 1
-                    if memory.status is MemoryStatus.QUARANTINED:
-                        report.quarantined += 1
-                    elif memory.kind is MemoryKind.EPISODE:
-                        report.episodes += 1
-                    else:
-                        report.preferences += 1
+                if pending is not None:
+                    pending.result()
+                if batch:
+                    pending = writer.submit(self._write, batch)
             if pending is not None:
                 pending.result()
+        # Changes of mind: written again only for the memories whose status changed.
+        changed = self._reconcile(scope, list(new.values()), only_changed=True)
+        self._write(changed)
+        for memory, _ in changed:
+            if memory.id in new:
+                new[memory.id] = (memory, new[memory.id][1])
+        for memory, _ in new.values():
+            if memory.status is MemoryStatus.QUARANTINED:
+                report.quarantined += 1
+            elif memory.status is MemoryStatus.BLOCKED:
+                report.blocked += 1
+            elif memory.kind is MemoryKind.EPISODE:
+                report.episodes += 1
+            else:
+                report.preferences += 1
+        report.superseded = sum(1 for m, _ in changed if m.status is MemoryStatus.SUPERSEDED)
         logger.info(
-            "ingested %d messages for a user: %d new, %d refreshed, %d quarantined",
+            "ingested %d messages for a user: %d new, %d refreshed, %d quarantined, %d blocked, %d superseded",
             len(checked),
             report.added,
             report.refreshed,
             report.quarantined,
+            report.blocked,
+            report.superseded,
         )
         return report
 
-    def _memory_from(self, scope: Scope, item: Extracted, when: datetime, origin: str | None) -> Memory:
-        violation = self.policy.violation(item.text)
-        kind = item.kind
-        if violation is not None:
-            kind = MemoryKind.EPISODE  # quarantined text never counts as a preference
+    def _memories_of(
+        self, scope: Scope, chunk: Sequence[Turn], times: Sequence[datetime], origin: str | None
+    ) -> list[tuple[Memory, Matrix]]:
+        """Understand the sentences of these turns and make their memories, each with its vector."""
+        sentences = list(dict.fromkeys(s for turn in chunk for s in turn.sentences))
+        vectors: dict[str, Matrix] = {}
+        understood: dict[str, Understanding] = {}
+        if sentences:
+            matrix = self.embedder.embed(sentences)
+            vectors.update(zip(sentences, matrix))
+            judged = self.understander.understand(sentences, matrix, embedder_name=self.embedder.name)
+            understood.update(zip(sentences, judged))
+        out: list[tuple[Memory, Matrix | None]] = []
+        for turn in chunk:
+            when = times[turn.message_index]
+            preferences = [s for s in turn.sentences if understood[s].preference]
+            instruction = next((understood[s] for s in turn.sentences if understood[s].instruction), None)
+            for sentence in dict.fromkeys(preferences):
+                memory = self._memory(scope, turn, sentence, MemoryKind.PREFERENCE, when, origin)
+                violation = self.policy.violation(sentence)
+                if violation is not None:  # kept for audit, never composed, replaces nothing
+                    memory = memory.model_copy(
+                        update={"status": MemoryStatus.QUARANTINED, "quarantine_reason": violation}
+                    )
+                out.append((self._with_understanding(memory, understood[sentence]), vectors[sentence]))
+            if turn.role != "user" or len(preferences) < turn.sentence_count:
+                episode = self._memory(scope, turn, turn.text, MemoryKind.EPISODE, when, origin)
+                violation = self.policy.violation(turn.text)
+                if violation is None and instruction is not None:
+                    violation = instruction.reason
+                if violation is not None:
+                    episode = episode.model_copy(
+                        update={"status": MemoryStatus.QUARANTINED, "quarantine_reason": violation}
+                    )
+                if instruction is not None:
+                    episode = episode.model_copy(update={"understanding": instruction})
+                out.append((episode, vectors.get(episode.search_text)))
+        missing = list(dict.fromkeys(m.search_text for m, v in out if v is None))
+        if missing:
+            vectors.update(zip(missing, self.embedder.embed(missing)))
+        return [(m, v if v is not None else vectors[m.search_text]) for m, v in out]
+
+    @staticmethod
+    def _memory(scope: Scope, turn: Turn, text: str, kind: MemoryKind, when: datetime, origin: str | None) -> Memory:
+        context = turn.context if kind is MemoryKind.EPISODE else None
         return Memory(
-            id=memory_id_for(scope, kind, item.text if item.context is None else f"{item.context}\x1f{item.text}"),
+            id=memory_id_for(scope, kind, text if context is None else f"{context}\x1f{text}"),
             tenant=scope.tenant,
             user_id=scope.user_id,
-            text=item.text,
+            text=text,
             kind=kind,
             source=MemorySource.EXTRACTED,
-            status=MemoryStatus.QUARANTINED if violation else MemoryStatus.ACTIVE,
-            quarantine_reason=violation,
-            role=item.role,
+            role=turn.role,
             origin=origin,
-            message_index=item.message_index,
-            context=item.context,
+            message_index=turn.message_index,
+            context=context,
             created_at=when,
             updated_at=when,
         )
 
     @staticmethod
     def _merge(new: Memory, old: Memory | None) -> Memory:
+        """A memory written again: the stored one, refreshed; its history (superseded, blocked) is kept."""
         if old is None:
             return new
-        return old.model_copy(
+        update: dict[str, Any] = {"updated_at": max(old.updated_at, new.updated_at)}
+        if old.status is not MemoryStatus.SUPERSEDED:
+            update.update(
+                status=new.status,
+                quarantine_reason=new.quarantine_reason,
+                status_reason=new.status_reason,
+                blocked_by=new.blocked_by,
+                understanding=new.understanding,
+                applies=new.applies,
+                subject=new.subject,
+                stance=new.stance,
+            )
+        return old.model_copy(update=update)
+
+    def _write(self, batch: Sequence[tuple[Memory, Matrix]]) -> None:
+        if batch:
+            self.store.upsert([m for m, _ in batch], np.stack([v for _, v in batch]).astype(np.float32))
+
+    def _stored_preferences(self, scope: Scope) -> list[tuple[Memory, Matrix]]:
+        """Every stored preference and fact of ``scope`` with its vector."""
+        probe = np.zeros(self.embedder.dimension or 1, dtype=np.float32)
+        hits = self.store.recall(scope, probe, k=0).hits
+        prefs = [h for h in hits if h.memory.kind is not MemoryKind.EPISODE]
+        without = [h.memory.text for h in prefs if h.vector is None]
+        fresh = iter(self.embedder.embed(without)) if without else iter(())
+        return [(h.memory, h.vector if h.vector is not None else next(fresh)) for h in prefs]
+
+    def _reconcile(
+        self, scope: Scope, new: Sequence[tuple[Memory, Matrix]], *, only_changed: bool = False
+    ) -> list[tuple[Memory, Matrix]]:
+        """Apply changes of mind between ``new`` memories and the stored preferences of ``scope``.
+
+        Returns the memories to write: every one of ``new`` (or, with ``only_changed``, only those whose
+        status changed) and the stored ones that a new one superseded."""
+        candidates = [(m, v) for m, v in new if m.kind is not MemoryKind.EPISODE and m.status is MemoryStatus.ACTIVE]
+        result = {m.id: (m, v) for m, v in new} if not only_changed else {}
+        if not candidates:
+            return list(result.values())
+        new_ids = {m.id for m, _ in new}
+        stored = [(m, v) for m, v in self._stored_preferences(scope) if m.id not in new_ids]
+        local = self.understander.local
+        related_new, related_stored = candidates, stored
+        if self.embedder.name != local.embedder_name:  # the relation head reads its own embedder's vectors
+            related_new = self._local_vectors(candidates)
+            related_stored = self._local_vectors(stored)
+        found = replacements(
+            related_new, related_stored, local, change=local.threshold("change"), restate=local.threshold("restate")
+        )
+        everything = {m.id: (m, v) for m, v in [*new, *stored]}
+        for replacement in found:
+            self._apply(replacement, everything, result)
+        return list(result.values())
+
+    def _local_vectors(self, memories: Sequence[tuple[Memory, Matrix]]) -> list[tuple[Memory, Matrix]]:
+        if not memories:
+            return []
+        texts = [m.text for m, _ in memories]
+        vectors = self.understander.local.vectors_for(texts, None, None)
+        return [(m, v) for (m, _), v in zip(memories, vectors)]
+
+    @staticmethod
+    def _apply(
+        replacement: Replacement,
+        everything: dict[str, tuple[Memory, Matrix]],
+        result: dict[str, tuple[Memory, Matrix]],
+    ) -> None:
+        older, older_vector = everything[replacement.older]
+        newer, newer_vector = everything[replacement.newer]
+        older = older.model_copy(
             update={
-                "updated_at": max(old.updated_at, new.updated_at),
-                "status": new.status,
-                "quarantine_reason": new.quarantine_reason,
+                "status": MemoryStatus.SUPERSEDED,
+                "superseded_by": newer.id,
+                "status_reason": replacement.describe(),
             }
         )
+        newer = newer.model_copy(update={"supersedes": older.id})
+        everything[older.id] = result[older.id] = (older, older_vector)
+        everything[newer.id] = result[newer.id] = (newer, newer_vector)
 
     # -- reading ------------------------------------------------------------------------------
     def compose(
@@ -374,7 +540,7 @@ class Personalizer:
         if k <= 0:
             raise InvalidInputError(f"k must be a positive number of memories, got {k}.")
         candidates = self._candidates(scope, *_query(checked), k, {})
-        usable = [c for c in candidates if c.decision not in ("inactive", "blocked", "superseded")]
+        usable = [c for c in candidates if c.decision not in ("inactive", "blocked", "superseded", "quarantined")]
         usable.sort(key=lambda c: (-c.score, c.memory.id))
         return usable[:k]
 
@@ -387,7 +553,17 @@ class Personalizer:
         mark = time.perf_counter()
         recalled = self.store.recall(scope, vector, k=k, text=query, when=cue)
         timings["retrieve"] = (time.perf_counter() - mark) * 1000
-        return rank(recalled.hits, policy=self.policy, now=utcnow(), config=self.selection)
+        subjects = (
+            self._query_subjects(query, vector) if any(h.memory.applies == "topical" for h in recalled.hits) else None
+        )
+        return rank(recalled.hits, policy=self.policy, now=utcnow(), config=self.selection, query_subjects=subjects)
+
+    def _query_subjects(self, query: str, vector: Matrix) -> dict[str, float]:
+        """How likely the question is about each subject, read by the understanding layer's subject head."""
+        local = self.understander.local
+        vectors = local.vectors_for([query], vector.reshape(1, -1), self.embedder.name)
+        proba = local.subject_proba(vectors, [query])[0]
+        return {name: float(p) for name, p in zip(SUBJECTS, proba)}
 
     def chat(self, user_id: str, messages: Sequence[dict[str, Any]], **kwargs: Any) -> ChatResult:
         """Compose, forward to the backend, and return its reply with the trace."""
@@ -411,16 +587,27 @@ class Personalizer:
         return self.store.list_all(self._scope(user_id, "memories"))
 
     def forget(self, user_id: str, memory_id: str | None = None) -> int:
-        """Delete one memory of ``user_id`` (or all of them); return how many were deleted."""
+        """Delete one memory of ``user_id`` (or all of them); return how many were deleted.
+
+        A preference that the forgotten one had superseded becomes active again."""
         scope = self._scope(user_id, "forget")
         if memory_id is None:
             return self.store.delete(scope)
         check_text(memory_id, "memory_id")
+        restored = [
+            (
+                m.model_copy(update={"status": MemoryStatus.ACTIVE, "superseded_by": None, "status_reason": None}),
+                v,
+            )
+            for m, v in self._stored_preferences(scope)
+            if m.superseded_by == memory_id and m.status is MemoryStatus.SUPERSEDED
+        ]
         removed = self.store.delete(scope, [memory_id])
         if removed == 0:
             raise InvalidInputError(
                 f"User {user_id!r} has no memory {memory_id!r}: list them with memories() or `palign memories --user ...`."
             )
+        self._write(restored)
         return removed
 
     # -- async twins --------------------------------------------------------------------------

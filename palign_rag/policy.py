@@ -10,6 +10,11 @@ A policy is a Markdown file with a small header::
 
 It outranks every preference and memory. The gate keeps instruction-like text (prompt injection)
 and anything matching the policy's ``deny`` patterns out of prompts.
+
+A ``principles`` header line names the value categories the policy holds (``honesty``, ``safety``,
+``privacy``; all three when the line is absent). A preference the understanding layer finds asking the
+assistant to drop one of them is stored blocked with the principle's id, ``<policy id>/<category>``, and
+never composed.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import InvalidInputError
+from .understand.labels import CONFLICTS
 
 __all__ = ["INJECTION_PATTERNS", "Policy"]
 
@@ -73,9 +79,16 @@ class Policy:
     version: str = "1"
     deny: tuple[str, ...] = ()
     """Extra regular expressions: a memory matching one is refused (write) or blocked (read)."""
+    principles: tuple[str, ...] = CONFLICTS
+    """The value categories this policy holds; a preference asking to drop one of them is blocked."""
     _compiled: tuple[re.Pattern[str], ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        unknown = sorted(set(self.principles) - set(CONFLICTS))
+        if unknown:
+            raise InvalidInputError(
+                f"Policy {self.id}: unknown principles {unknown}; a policy can hold {', '.join(CONFLICTS)}."
+            )
         patterns = []
         for pattern in (*INJECTION_PATTERNS, *self.deny):
             try:
@@ -89,17 +102,21 @@ class Policy:
     @property
     def hash(self) -> str:
         """sha256 of the policy's id, version, text and deny patterns (first 16 hex digits)."""
-        raw = "\x1f".join([self.id, self.version, self.text, *self.deny]).encode()
+        raw = "\x1f".join([self.id, self.version, self.text, *self.deny, "principles", *self.principles]).encode()
         return hashlib.sha256(raw).hexdigest()[:16]
 
     @classmethod
     def from_text(cls, text: str, *, origin: str = "<text>", deny: Iterable[str] = ()) -> Policy:
         header, file_deny, body = _parse(text, origin)
+        principles = CONFLICTS
+        if "principles" in header:
+            principles = tuple(p for p in header["principles"].replace(",", " ").split() if p)
         return cls(
             id=header.get("id", "custom"),
             version=header.get("version", "1"),
             text=body,
             deny=tuple(file_deny) + tuple(deny),
+            principles=principles,
         )
 
     @classmethod
@@ -117,6 +134,13 @@ class Policy:
         """The policy shipped in ``prompts/policy.default.md``."""
         text = resources.files("palign_rag.prompts").joinpath("policy.default.md").read_text(encoding="utf-8")
         return cls.from_text(text, origin="prompts/policy.default.md")
+
+    def principle(self, conflict: str | None) -> str | None:
+        """The id of this policy's principle for a value category (``safety`` -> ``palign-default/safety``),
+        or None when the policy does not hold that value."""
+        if conflict is None or conflict not in self.principles:
+            return None
+        return f"{self.id}/{conflict}"
 
     def violation(self, text: str) -> str | None:
         """Why the gate refuses ``text``, or None when it may be used."""

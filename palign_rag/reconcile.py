@@ -1,114 +1,92 @@
-"""Which stated preferences a newer one replaces: "I love spicy food", later "I can't stand spicy food
-anymore".
+"""Keeping a user's preferences current: which stored preference a new one replaces.
 
-Nothing is deleted or rewritten: ``supersessions`` is applied when a prompt is composed, so the older
-memory stays in the store (and in ``memories()``), shows in the trace as ``superseded`` with the id of
-the memory that replaced it, and comes back by itself if the newer one is forgotten.
+"I love steak" in January, "I went vegetarian last month, no more meat for me" in June: the June one
+*changes* the January one. "Spicy food is a no for me", later "keep the chilli out of everything": a
+*restatement*. In both cases the older preference is marked ``superseded`` with a pointer to its successor
+(``Memory.superseded_by``; the newer one's ``supersedes`` points back), stays in the store as history, and is
+never composed again; forgetting the newer one brings it back. Two preferences that are compatible ("I also
+like fish") or unrelated both stay.
 
-A newer preference replaces an older one of the same user when
-
-- it says the user changed ("anymore", "no longer", "used to", "I've stopped", "switched to", a closing
-  "now", ..., but not with "also" or "too", which add rather than replace) and the two are about the same
-  thing (cosine similarity at least ``CHANGED_SIMILARITY``), or
-- it restates the older one almost word for word in meaning (cosine at least ``RESTATED_SIMILARITY``);
-
-and it is stated at least as firmly (an inferred preference never replaces an explicit one).
-
-Why not "opposite stance on the same subject": measured on PrefEval's 743 stated preferences, a rule
-reading stance from negation words found 511 contradicting pairs, and all 8 we read were wrong ("I have
-a strong aversion to gamified learning" vs "I strongly dislike gamified learning approaches"), and it
-cost the crowded variant 6 points. People who change their mind usually say so; without such words
-both preferences stay in the prompt. A looser word list ("now" anywhere, "lately", "quit") at similarity
-0.55 replaced 24 statements in LoCoMo's six dev conversations; of the 17 we read none was a change of mind ("I won't quit on my
-dreams" by "I won't quit."); this one replaces 3. Thresholds set on hand-made pairs with
-all-MiniLM-L6-v2 ("I love spicy food" / "I can't stand spicy food anymore": 0.77; "I'm vegetarian" /
-"I'm vegan now": 0.78; missed on purpose: "I drink coffee every morning" / "I've quit coffee": 0.60);
-another embedder may want others: set them on ``SelectionConfig``.
+The decision comes from the relation head of the understanding layer, a classifier over the two
+preferences' embeddings and the newer one's words, trained on the project's own pairs
+(``training/pairs/``); no word list. Rules kept on top: the later one (by ``created_at``) is the newer,
+whatever order they were written in; two preferences from one message never replace each other; a
+preference only inferred never replaces one the user stated; only active preferences replace anything.
 """
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .embed import Matrix
-from .types import Memory, Tier
+from .types import Memory, MemoryKind, MemoryStatus, Tier
+from .understand.local import LocalUnderstander
 
-__all__ = ["CHANGED_SIMILARITY", "RESTATED_SIMILARITY", "Supersession", "says_changed", "supersessions"]
+__all__ = ["Replacement", "replacements"]
 
-CHANGED_SIMILARITY = 0.65
-RESTATED_SIMILARITY = 0.95
-
-_CHANGED = re.compile(
-    r"\b(?:any\s*more|no\s+longer|any\s+longer|changed\s+my\s+mind|used\s+to|gave\s+up|given\s+up|"
-    r"from\s+now\s+on|switched\s+(?:to|from)|i(?:'ve|\s+have)?\s+(?:quit|stopped))\b"
-    r"|\bnow\s*[.!]*\s*$",  # "I'm vegan now", not "now I'm ready to ..."
-    re.IGNORECASE,
-)
-_ADDED = re.compile(r"\b(?:also|too|as\s+well|another|in\s+addition)\b", re.IGNORECASE)
 _TIER_STRENGTH = {Tier.EXPLICIT: 2, Tier.INFERRED: 1, Tier.EPISODE: 0}
 
 
 @dataclass(frozen=True)
-class Supersession:
-    """One preference replaced by a newer one."""
+class Replacement:
+    """An older preference replaced by a newer one."""
 
-    by: str
-    """Id of the newer memory that replaces it."""
-    similarity: float
-    changed: bool
-    """True when the newer says the user changed; False when it restates the older."""
+    older: str
+    newer: str
+    relation: str
+    """``change`` (the user changed their mind) or ``restate`` (said it again)."""
+    confidence: float
 
     def describe(self) -> str:
-        """Why, in words, for the trace."""
-        how = "says the user changed" if self.changed else "restates it"
-        return f"superseded by the newer {self.by}, which {how} (similarity {self.similarity:.3f})"
+        how = "the user changed their mind" if self.relation == "change" else "the user said it again"
+        return f"superseded by {self.newer}: {how} (confidence {self.confidence:.2f})"
 
 
-@functools.lru_cache(maxsize=4096)
-def says_changed(text: str) -> bool:
-    """Whether a preference says the user changed ("I don't eat meat anymore", "I'm vegan now")."""
-    return _CHANGED.search(text) is not None and _ADDED.search(text) is None
+def _usable(memory: Memory) -> bool:
+    return memory.kind is not MemoryKind.EPISODE and memory.status is MemoryStatus.ACTIVE
 
 
-def supersessions(
-    memories: Sequence[Memory],
-    vectors: Matrix,
+def _order(memory: Memory) -> tuple[float, int, str]:
+    return (memory.created_at.timestamp(), memory.message_index or 0, memory.id)
+
+
+def replacements(
+    new: Sequence[tuple[Memory, Matrix]],
+    stored: Sequence[tuple[Memory, Matrix]],
+    understander: LocalUnderstander,
     *,
-    changed: float = CHANGED_SIMILARITY,
-    restated: float = RESTATED_SIMILARITY,
-) -> dict[str, Supersession]:
-    """For the preferences and facts among ``memories`` (rows of ``vectors``, unit norm), map the id of
-    each one that a newer one replaces to the newest that replaces it. Two memories taken from one
-    message never replace each other."""
-    rows = [i for i, m in enumerate(memories) if m.tier is not Tier.EPISODE]
-    if len(rows) < 2:
-        return {}
-    rows.sort(key=lambda i: (memories[i].created_at, memories[i].message_index or 0, memories[i].id))
-    chosen = np.asarray(vectors, dtype=np.float32)[rows]
-    changes = np.array([says_changed(memories[i].text) for i in rows], dtype=bool)
-    similarity = chosen @ chosen.T
-    # Only pairs (older, newer) over their threshold can supersede: find them all at once. Column j is the
-    # newer memory of the pair, so its own wording picks the threshold.
-    close = np.triu(similarity >= np.where(changes[None, :], changed, restated), k=1)
-    replaced: dict[str, Supersession] = {}
-    if not close.any():
-        return replaced
-    older_rows, newer_rows = np.nonzero(close)
-    pairs = sorted(zip(newer_rows.tolist(), older_rows.tolist()), key=lambda p: (-p[0], p[1]))
-    for newer, older in pairs:  # newest first, so each older one maps to its newest successor
-        new_memory, old_memory = memories[rows[newer]], memories[rows[older]]
-        if new_memory.id in replaced or old_memory.id in replaced:
-            continue  # a replaced memory replaces nothing, and is replaced once
-        if (old_memory.created_at, old_memory.message_index) == (new_memory.created_at, new_memory.message_index):
+    change: float,
+    restate: float,
+) -> list[Replacement]:
+    """Which preferences the ``new`` ones replace among themselves and the ``stored`` ones (vectors from the
+    understander's embedder, unit norm). ``change`` and ``restate`` are the confidences the relation head
+    needs for each. Each memory is replaced at most once, by the newest that replaces it."""
+    pool: list[tuple[Memory, Matrix]] = [(m, v) for m, v in stored if _usable(m)]
+    replaced: dict[str, Replacement] = {}
+    for memory, vector in sorted(((m, v) for m, v in new if _usable(m)), key=lambda mv: _order(mv[0])):
+        if memory.id in replaced:
             continue
-        if _TIER_STRENGTH[new_memory.tier] < _TIER_STRENGTH[old_memory.tier]:
-            continue
-        replaced[old_memory.id] = Supersession(
-            by=new_memory.id, similarity=float(similarity[newer, older]), changed=bool(changes[newer])
-        )
-    return replaced
+        others = [(m, v) for m, v in pool if m.id != memory.id and m.id not in replaced]
+        if others:
+            older_first = [_order(m) <= _order(memory) for m, _ in others]
+            older = np.stack([v if first else vector for (_, v), first in zip(others, older_first)])
+            newer = np.stack([vector if first else v for (_, v), first in zip(others, older_first)])
+            texts = [memory.text if first else m.text for (m, _), first in zip(others, older_first)]
+            judgements = understander.relate(older, newer, texts)
+            for (other, _), first, judged in zip(others, older_first, judgements):
+                needed = change if judged.relation == "change" else restate if judged.relation == "restate" else None
+                if needed is None or judged.confidence < needed:
+                    continue
+                old, fresh = (other, memory) if first else (memory, other)
+                if (old.created_at, old.message_index) == (fresh.created_at, fresh.message_index):
+                    continue  # one message never replaces itself
+                if _TIER_STRENGTH[fresh.tier] < _TIER_STRENGTH[old.tier]:
+                    continue
+                if old.id in replaced:
+                    continue
+                replaced[old.id] = Replacement(old.id, fresh.id, judged.relation, judged.confidence)
+        pool.append((memory, vector))
+    return list(replaced.values())

@@ -2,6 +2,9 @@
 
 ``rank`` turns what the store returned into scored ``Candidate`` objects; ``select`` decides which
 fit the token budget, highest tier first (explicit preferences, then inferred ones, then episodes).
+Within a tier, always-on preferences (how to answer) come first and reach every prompt the budget allows;
+a topical preference reaches the prompt only when the question touches its subject: the question is close
+to it in meaning, or the understanding layer reads the question as being about the preference's subject.
 Every decision is written on the candidate, so the trace shows why each memory was used or not.
 """
 
@@ -10,15 +13,12 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import numpy as np
-
 from .errors import InvalidInputError
 from .policy import Policy
-from .reconcile import CHANGED_SIMILARITY, RESTATED_SIMILARITY, Supersession, supersessions
 from .store.base import Hit
 from .types import Candidate, MemoryKind, MemoryStatus, Tier
 
@@ -38,6 +38,8 @@ TIME_CUE_WEIGHT = 1.0
 multiplied by ``1 + TIME_CUE_WEIGHT * match`` for every kind, so memories that all fit equally keep their
 order. Measured on LoCoMo dev: 0.25 to 2.0 all lift recall@5 on each half of the conversations (0.563 to
 0.587 overall at 1.0, before superseding); 1.0 was best on the first half."""
+TOPICAL_SIMILARITY = 0.35
+TOPICAL_SUBJECT = 0.5
 LEXICAL_RESCUE_RANK = 3
 """An episode below the similarity floor is still used when it is among this many best word matches."""
 
@@ -50,10 +52,11 @@ class SelectionConfig:
     """Tokens the preference and memory sections may take, headers included."""
     max_episodes: int = 8
     min_episode_similarity: float = 0.25
-    changed_similarity: float = CHANGED_SIMILARITY
-    """A newer preference that says the user changed ("... anymore") and is this similar replaces the older."""
-    restated_similarity: float = RESTATED_SIMILARITY
-    """A newer preference this similar to an older one restates it, and replaces it."""
+    topical_similarity: float = TOPICAL_SIMILARITY
+    """A topical preference at least this similar to the question (cosine) is relevant to it."""
+    topical_subject: float = TOPICAL_SUBJECT
+    """A topical preference is also relevant when the question is read as about its subject with at least this
+    probability."""
     duplicate_overlap: float = 0.8
     """An episode sharing this share of its words (Jaccard) with one already in the prompt is left out."""
 
@@ -63,7 +66,7 @@ class SelectionConfig:
                 f"SelectionConfig needs memory_budget > 0 and max_episodes >= 0, got {self.memory_budget} and "
                 f"{self.max_episodes}."
             )
-        for name in ("min_episode_similarity", "changed_similarity", "restated_similarity", "duplicate_overlap"):
+        for name in ("min_episode_similarity", "topical_similarity", "topical_subject", "duplicate_overlap"):
             value = getattr(self, name)
             if not -1.0 <= value <= 1.01:
                 raise InvalidInputError(
@@ -92,15 +95,21 @@ def _score(hit: Hit, now: datetime) -> float:
 
 
 def rank(
-    hits: Sequence[Hit], *, policy: Policy, now: datetime, config: SelectionConfig | None = None
+    hits: Sequence[Hit],
+    *,
+    policy: Policy,
+    now: datetime,
+    config: SelectionConfig | None = None,
+    query_subjects: Mapping[str, float] | None = None,
 ) -> list[Candidate]:
-    """Score every candidate; inactive, policy-blocked or superseded ones are marked and never selected.
+    """Score every candidate; those that may not or need not reach the prompt get their decision and reason
+    here (quarantined, blocked, superseded, inactive, or a topical preference the question does not touch)
+    and are never selected. ``query_subjects`` is the probability of each subject for the question.
 
-    Returned in selection order: by tier (explicit, inferred, episode), then by score.
+    Returned in selection order: by tier (explicit, inferred, episode), always-on before topical, then by score.
     """
     config = config or SelectionConfig()
     candidates: list[Candidate] = []
-    usable: list[tuple[Hit, Candidate]] = []
     for hit in hits:
         memory = hit.memory
         candidate = Candidate(
@@ -112,41 +121,58 @@ def rank(
             temporal=hit.temporal,
             score=_score(hit, now),
         )
-        if memory.status is not MemoryStatus.ACTIVE:
-            candidate.decision = "inactive"
-            candidate.reason = f"{memory.status.value}" + (
-                f": {memory.quarantine_reason}" if memory.quarantine_reason else ""
-            )
-        else:
-            violation = policy.violation(memory.text)
-            if violation is not None:
-                candidate.decision = "blocked"
-                candidate.reason = f"blocked by policy {policy.id}: {violation}"
-            elif memory.tier is not Tier.EPISODE:
-                usable.append((hit, candidate))
+        _exclude(candidate, policy, config, query_subjects)
         candidates.append(candidate)
-    # Only preferences that can reach the prompt replace others: an inactive or blocked one replaces nothing.
-    replaced = _replaced([hit for hit, _ in usable], config)
-    for hit, candidate in usable:
-        if hit.memory.id in replaced:
-            candidate.decision = "superseded"
-            candidate.reason = replaced[hit.memory.id].describe()
-    candidates.sort(key=lambda c: (_TIER_ORDER[c.memory.tier], -c.score, c.memory.id))
+    candidates.sort(key=lambda c: (_TIER_ORDER[c.memory.tier], c.memory.applies != "always", -c.score, c.memory.id))
     for position, candidate in enumerate(candidates, start=1):
         candidate.rank = position
     return candidates
 
 
-def _replaced(profile: Sequence[Hit], config: SelectionConfig) -> dict[str, Supersession]:
-    """Which of these usable preferences a newer one replaces (see ``reconcile``)."""
-    if len(profile) < 2 or any(h.vector is None for h in profile):
-        return {}
-    vectors = np.stack([np.asarray(h.vector, dtype=np.float32) for h in profile])
-    return supersessions(
-        [h.memory for h in profile],
-        vectors,
-        changed=config.changed_similarity,
-        restated=config.restated_similarity,
+def _exclude(
+    candidate: Candidate, policy: Policy, config: SelectionConfig, query_subjects: Mapping[str, float] | None
+) -> None:
+    """Set the decision and reason of a candidate that must not or need not be selected."""
+    memory = candidate.memory
+    status = memory.status
+    if status is MemoryStatus.SUPERSEDED:
+        candidate.decision, candidate.reason = (
+            "superseded",
+            memory.status_reason or f"superseded by {memory.superseded_by}",
+        )
+        return
+    if status is MemoryStatus.QUARANTINED:
+        candidate.decision, candidate.reason = (
+            "quarantined",
+            f"quarantined: {memory.quarantine_reason or 'by the gate'}",
+        )
+        return
+    if status is MemoryStatus.BLOCKED:
+        candidate.decision, candidate.reason = "blocked", memory.status_reason or f"blocked by {memory.blocked_by}"
+        return
+    if status is not MemoryStatus.ACTIVE:
+        candidate.decision, candidate.reason = "inactive", status.value
+        return
+    violation = policy.violation(memory.text)
+    if violation is not None:
+        candidate.decision, candidate.reason = "blocked", f"blocked by policy {policy.id}: {violation}"
+        return
+    understood = memory.understanding
+    principle = (
+        policy.principle(understood.conflict) if understood is not None and memory.tier is not Tier.EPISODE else None
+    )
+    if principle is not None:  # the policy in force now holds the value this preference asks to drop
+        candidate.decision, candidate.reason = "blocked", f"asks the assistant to drop {principle}"
+        return
+    if memory.tier is Tier.EPISODE or memory.applies != "topical":
+        return
+    on_subject = query_subjects.get(memory.subject or "", 0.0) if query_subjects is not None else 0.0
+    if candidate.dense >= config.topical_similarity or on_subject >= config.topical_subject:
+        return
+    candidate.decision = "dropped_relevance"
+    candidate.reason = (
+        f"topical ({memory.subject}) and the question does not touch it: similarity {candidate.dense:.3f} "
+        f"< {config.topical_similarity}, question on {memory.subject} {on_subject:.2f} < {config.topical_subject}"
     )
 
 
@@ -195,7 +221,7 @@ def select(
     episodes_taken = 0
     used: list[Candidate] = []
     for candidate in candidates:
-        if candidate.decision in ("inactive", "blocked", "superseded"):
+        if candidate.reason:  # ``rank`` already decided it (blocked, superseded, topical and off-subject, ...)
             continue
         tier = candidate.memory.tier
         if tier is Tier.EPISODE:

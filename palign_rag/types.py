@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .understand.labels import Applies, Stance, Understanding
+
 __all__ = [
     "Candidate",
     "ChatResult",
@@ -65,6 +67,8 @@ class MemoryStatus(str, Enum):
     """Replaced by a newer memory; kept as history, never composed."""
     QUARANTINED = "quarantined"
     """Held back by the policy gate (e.g. instruction-like text); never composed."""
+    BLOCKED = "blocked"
+    """A preference that asks the assistant to drop one of the policy's principles (``blocked_by``); never composed."""
 
 
 class Tier(str, Enum):
@@ -122,7 +126,20 @@ class Memory(BaseModel):
     context: str | None = None
     """For an episode that replied to the assistant: what the assistant had said (shortened)."""
     supersedes: str | None = None
+    """For a preference that replaced an older one: the older one's id."""
+    superseded_by: str | None = None
+    """For a superseded preference: the id of the newer one that replaced it."""
     quarantine_reason: str | None = None
+    status_reason: str | None = None
+    """Why a memory is superseded or blocked, in words."""
+    blocked_by: str | None = None
+    """For a blocked preference: the policy principle it asks to drop (``<policy id>/<principle>``)."""
+    applies: Applies | None = None
+    """For a preference: ``always`` (how to answer, every prompt) or ``topical`` (when its subject comes up)."""
+    subject: str | None = None
+    stance: Stance | None = None
+    understanding: Understanding | None = None
+    """What the understanding layer decided when the memory was written, with confidences and reason."""
 
     @property
     def scope(self) -> Scope:
@@ -144,7 +161,14 @@ class Memory(BaseModel):
 
 
 Decision = Literal[
-    "used", "dropped_budget", "dropped_relevance", "dropped_duplicate", "superseded", "blocked", "inactive"
+    "used",
+    "dropped_budget",
+    "dropped_relevance",
+    "dropped_duplicate",
+    "superseded",
+    "blocked",
+    "quarantined",
+    "inactive",
 ]
 
 

@@ -37,6 +37,7 @@ from ..errors import InvalidInputError, StoreError
 from ..lexical import LexicalIndex
 from ..timecues import TimeCue
 from ..types import Memory, MemoryKind, MemorySource, MemoryStatus, Scope
+from ..understand.labels import Understanding
 from .base import Hit, Recall
 
 if TYPE_CHECKING:
@@ -48,7 +49,20 @@ __all__ = ["ChromaStore"]
 logger = logging.getLogger("palign_rag")
 T = TypeVar("T")
 
-_OPTIONAL = ("role", "origin", "message_index", "context", "supersedes", "quarantine_reason")
+_OPTIONAL = (
+    "role",
+    "origin",
+    "message_index",
+    "context",
+    "supersedes",
+    "superseded_by",
+    "quarantine_reason",
+    "status_reason",
+    "blocked_by",
+    "applies",
+    "subject",
+    "stance",
+)
 _HELD_LOCKS: dict[Path, int] = {}
 _LOCKS_GUARD = threading.Lock()
 
@@ -112,6 +126,8 @@ def _to_metadata(memory: Memory) -> dict[str, str | int | float | bool]:
         value = getattr(memory, name)
         if value is not None:
             meta[name] = value
+    if memory.understanding is not None:
+        meta["understanding"] = memory.understanding.model_dump_json()
     return meta
 
 
@@ -129,6 +145,7 @@ def _from_record(memory_id: str, text: str | None, meta: Any) -> Memory:
         updated_at=datetime.fromtimestamp(float(data["updated_at"]), tz=timezone.utc),
         confidence=float(data.get("confidence", 1.0)),
         weight=float(data.get("weight", 1.0)),
+        understanding=Understanding.model_validate_json(data["understanding"]) if "understanding" in data else None,
         **{name: data[name] for name in _OPTIONAL if name in data},
     )
 

@@ -1,4 +1,7 @@
-"""Time cues, superseded preferences and near-duplicate episodes, through the Personalizer's public API."""
+"""Time cues, superseded preferences and near-duplicate episodes, through the Personalizer's public API.
+
+Superseding is decided by the understanding layer's relation head (the real shipped heads, reading the
+bundled model's vectors even when the store's embedder is the fake one)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from typing import Any
 import pytest
 
 from palign_rag import FakeEmbedder, InvalidInputError, Personalizer, Policy, SelectionConfig
-from palign_rag.reconcile import says_changed
 from tests.conftest import RecordingBackend, user
 
 
@@ -67,7 +69,8 @@ def test_a_newer_preference_that_says_the_user_changed_supersedes_the_older_one_
     by_id = {c.memory.id: c for c in composed.trace.candidates}
     assert by_id[new.id].decision == "used"
     assert by_id[old.id].decision == "superseded"
-    assert new.id in by_id[old.id].reason and "changed" in by_id[old.id].reason
+    assert new.id in by_id[old.id].reason and "changed their mind" in by_id[old.id].reason
+    assert personalizer.memories("jo")[0].superseded_by == new.id
     assert old.text not in composed.system_prompt
     assert {m.id for m in personalizer.memories("jo")} == {old.id, new.id}  # history kept
     assert [c.memory.id for c in personalizer.retrieve("jo", [user("Suggest a dinner with chili")])] == [new.id]
@@ -106,29 +109,9 @@ def test_an_episode_that_repeats_another_almost_word_for_word_is_left_out(person
     assert "nearly the same" in next(c.reason for c in repeated if c.decision == "dropped_duplicate")
 
 
-def test_a_change_of_mind_is_read_from_common_wordings() -> None:
-    assert says_changed("I don't eat meat anymore")
-    assert says_changed("I'm vegan now")
-    assert says_changed("I no longer drink coffee")
-    assert says_changed("I used to love jazz")
-    assert not says_changed("I now also like Thai food")  # adds, does not replace
-    assert says_changed("I've stopped eating sugar")
-    assert not says_changed("I strongly dislike gamified learning")
-    assert not says_changed("I won't quit, no matter what")
-    assert not says_changed("Now I'm ready to offer love and support to others")
-    assert not says_changed("I prefer window seats")
-
-
-def test_selection_config_tunes_superseding_and_rejects_nonsense(home: Path, backend: RecordingBackend) -> None:
-    strict = Personalizer(
-        home, embedder=FakeEmbedder(), backend=backend, selection=SelectionConfig(changed_similarity=1.01)
-    )
-    strict.remember("jo", "I love very spicy food with lots of chili")
-    strict.remember("jo", "I no longer eat very spicy food with lots of chili")
-    composed = strict.compose("jo", [user("Suggest a dinner with chili")])
-    assert [c.decision for c in composed.trace.candidates] == ["used", "used"]
-    with pytest.raises(InvalidInputError, match="changed_similarity"):
-        SelectionConfig(changed_similarity=3.0)
+def test_selection_config_rejects_nonsense() -> None:
+    with pytest.raises(InvalidInputError, match="topical_similarity"):
+        SelectionConfig(topical_similarity=3.0)
     with pytest.raises(InvalidInputError, match="memory_budget"):
         SelectionConfig(memory_budget=0)
 
@@ -142,13 +125,11 @@ def test_timestamps_are_not_forwarded_to_the_backend(personalizer: Personalizer,
 
 
 def test_a_newer_preference_the_policy_blocks_supersedes_nothing(home: Path, backend: RecordingBackend) -> None:
-    embedder = FakeEmbedder()
-    before = Personalizer(home, embedder=embedder, backend=backend)
-    old = before.remember("jo", "I love very spicy food with lots of chili")
-    before.remember("jo", "I no longer eat very spicy food with lots of chili, casino nights instead")
     strict_policy = Policy.from_text("---\nid: kids\nversion: 1\ndeny: \\bcasino\\b\n---\nKeep it for children.\n")
-    after = Personalizer(home, embedder=embedder, backend=backend, policy=strict_policy)
-    composed = after.compose("jo", [user("Suggest a dinner with chili")])
+    strict = Personalizer(home, embedder=FakeEmbedder(), backend=backend, policy=strict_policy)
+    old = strict.remember("jo", "I love very spicy food with lots of chili")
+    strict.ingest("jo", [user("I no longer eat very spicy food with lots of chili, casino nights instead")])
+    composed = strict.compose("jo", [user("Suggest a dinner with chili")])
     decision = {c.memory.id: c.decision for c in composed.trace.candidates}
     assert decision[old.id] == "used"
-    assert sorted(decision.values()) == ["blocked", "used"]
+    assert "quarantined" in decision.values() and "superseded" not in decision.values()

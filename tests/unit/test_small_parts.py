@@ -1,4 +1,4 @@
-"""Extraction rules, settings, policy parsing, token counting and the public namespace."""
+"""Splitting turns, settings, policy parsing, token counting and the public namespace."""
 
 from __future__ import annotations
 
@@ -8,56 +8,25 @@ import pytest
 
 import palign_rag
 from palign_rag import InvalidInputError, Policy, Settings
-from palign_rag.extract import extract, is_preference
+from palign_rag.extract import turns
 from palign_rag.tokens import TokenCounter
-from palign_rag.types import MemoryKind
 
 
-@pytest.mark.parametrize(
-    "sentence",
-    [
-        "I prefer short answers.",
-        "I'd rather take the train.",
-        "I can't stand cilantro.",
-        "I'm allergic to shellfish.",
-        "I have a severe peanut allergy.",
-        "Please don't use emojis.",
-        "Never book me a middle seat.",
-        "My favourite cuisine is Ethiopian.",
-        "I have a strong dislike for horror movies.",
-        "I follow a strict vegan diet.",
-    ],
-)
-def test_stated_preferences_are_recognised(sentence: str) -> None:
-    assert is_preference(sentence)
-
-
-@pytest.mark.parametrize(
-    "sentence",
-    [
-        "What is the capital of Peru?",
-        "I'd like you to write a poem about the sea.",
-        "Can you fix this SQL query?",
-        "The meeting moved to Tuesday.",
-        "I went to Rome last summer.",
-    ],
-)
-def test_requests_and_plain_statements_are_not_preferences(sentence: str) -> None:
-    assert not is_preference(sentence)
-
-
-def test_extract_keeps_context_only_when_a_turn_says_more_than_its_preferences() -> None:
-    found = extract(
+def test_turns_split_user_turns_into_sentences_and_keep_what_they_answer() -> None:
+    found = turns(
         [
             {"role": "user", "content": "I prefer tea."},
-            {"role": "user", "content": "I avoid sugar. What should I drink in the morning?"},
+            {"role": "assistant", "content": "Noted!"},
+            {"role": "user", "content": "I avoid sugar. What should I drink in the morning?\nThanks"},
+            {"role": "system", "content": "You are a bot."},
         ]
     )
-    assert [(f.kind, f.message_index) for f in found] == [
-        (MemoryKind.PREFERENCE, 0),
-        (MemoryKind.PREFERENCE, 1),
-        (MemoryKind.EPISODE, 1),
+    assert [(t.message_index, t.sentences, t.context) for t in found] == [
+        (0, ("I prefer tea.",), None),
+        (2, ("I avoid sugar.", "What should I drink in the morning?", "Thanks"), "Noted!"),
     ]
+    long_turn = turns([{"role": "user", "content": "I like tea. " + "x" * 500}])[0]
+    assert long_turn.sentences == ("I like tea.",) and long_turn.sentence_count == 2
 
 
 def test_settings_take_arguments_first_then_environment(tmp_path: Path) -> None:

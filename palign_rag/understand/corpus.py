@@ -1,0 +1,98 @@
+"""Reading labelled understanding data (the format of ``training/LABELS.md``), for training and for
+``palign eval understanding``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidInputError
+from .labels import CONFLICTS, RELATIONS, SUBJECTS
+
+__all__ = ["LABEL_NAMES", "LabelledPair", "LabelledText", "read_labelled", "read_pairs"]
+
+LABEL_NAMES = ("preference", "scope", "subject", "stance", "instruction", "conflict")
+_ALLOWED: dict[str, tuple[object, ...]] = {
+    "preference": (True, False),
+    "scope": ("always", "topical", None),
+    "subject": (*SUBJECTS, None),
+    "stance": ("positive", "negative", None),
+    "instruction": (True, False),
+    "conflict": (*CONFLICTS, None),
+}
+
+
+@dataclass(frozen=True)
+class LabelledText:
+    """One labelled text; ``labels`` holds only the labels given in the file."""
+
+    text: str
+    labels: dict[str, Any]
+    origin: str = ""
+    """``file:line`` it was read from."""
+
+
+@dataclass(frozen=True)
+class LabelledPair:
+    """An older and a newer preference of one user and how they relate."""
+
+    older: str
+    newer: str
+    relation: str
+    subject: str | None = None
+    origin: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _lines(paths: Iterable[str | Path]) -> Iterable[tuple[str, int, Any]]:
+    files = [Path(p).expanduser() for p in paths]
+    if not files:
+        raise InvalidInputError("No labelled files given: pass one or more .jsonl files.")
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInputError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                yield str(path), number, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidInputError(f"{path}:{number} is not valid JSON ({exc.msg}).") from None
+
+
+def read_labelled(paths: Iterable[str | Path]) -> list[LabelledText]:
+    """Labelled texts from JSONL files: ``{"text": ..., "labels": {...}}`` a line (see ``training/LABELS.md``).
+
+    Raises ``InvalidInputError`` naming the file and line of the first malformed item.
+    """
+    items = []
+    for path, number, raw in _lines(paths):
+        where = f"{path}:{number}"
+        if not isinstance(raw, dict) or not isinstance(raw.get("text"), str) or not isinstance(raw.get("labels"), dict):
+            raise InvalidInputError(f'{where}: each line must be {{"text": "...", "labels": {{...}}}}.')
+        labels = raw["labels"]
+        for name, value in labels.items():
+            if name not in _ALLOWED:
+                raise InvalidInputError(f"{where}: unknown label {name!r}; labels are {', '.join(LABEL_NAMES)}.")
+            if value not in _ALLOWED[name]:
+                raise InvalidInputError(f"{where}: {name}={value!r} is not one of {list(_ALLOWED[name])}.")
+        items.append(LabelledText(raw["text"], dict(labels), where))
+    return items
+
+
+def read_pairs(paths: Iterable[str | Path]) -> list[LabelledPair]:
+    """Labelled preference pairs: ``{"older": ..., "newer": ..., "relation": ...}`` a line."""
+    pairs = []
+    for path, number, raw in _lines(paths):
+        where = f"{path}:{number}"
+        if not isinstance(raw, dict) or raw.get("relation") not in RELATIONS:
+            raise InvalidInputError(f"{where}: each line needs older, newer and a relation in {list(RELATIONS)}.")
+        pairs.append(
+            LabelledPair(str(raw["older"]), str(raw["newer"]), str(raw["relation"]), raw.get("subject"), where)
+        )
+    return pairs

@@ -1,0 +1,71 @@
+"""The inputs of the understanding heads, built from what ingest already has: a text's sentence embedding
+and its words. Training (``training/train_understanding.py``) and inference call the same functions.
+
+Why words beside the embedding: a sentence embedding says what a text is *about* far more than what it
+*does*. "I love jazz", "Do you love jazz?" and "My sister loves jazz" sit close together, but only the first
+is a preference. Hashed word unigrams and bigrams (with ``?`` and ``!`` kept as words) give the heads the
+cues that tell them apart, at no model cost; the corpus figures that chose this are in BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["hashed_words", "pair_features", "sentence_features"]
+
+Matrix = npt.NDArray[np.float32]
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[?!]")
+_PUNCT_TAIL = re.compile(r"[?]\s*$")
+
+
+def _bucket(token: str, dim: int) -> tuple[int, float]:
+    digest = hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest[:4], "little") % dim, 1.0 if digest[4] & 1 else -1.0
+
+
+def hashed_words(texts: Sequence[str], dim: int) -> Matrix:
+    """Unit-norm signed hashing of each text's lowercased word unigrams and bigrams (``dim`` columns)."""
+    matrix = np.zeros((len(texts), dim), dtype=np.float32)
+    if dim <= 0:
+        return matrix
+    for row, text in enumerate(texts):
+        tokens = _TOKEN.findall(text.lower())
+        grams = tokens + [f"{a} {b}" for a, b in itertools.pairwise(tokens)]
+        if _PUNCT_TAIL.search(text):
+            grams.append("<ends-with-question>")
+        if tokens:
+            grams.append(f"<first> {tokens[0]}")
+        for gram in grams:
+            column, sign = _bucket(gram, dim)
+            matrix[row, column] += sign
+        norm = float(np.linalg.norm(matrix[row]))
+        if norm > 0:
+            matrix[row] /= norm
+    return matrix
+
+
+def sentence_features(vectors: Matrix, texts: Sequence[str], word_dim: int) -> Matrix:
+    """One row per text: its (unit-norm) embedding, then its hashed words."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if word_dim <= 0:
+        return vectors
+    return np.hstack([vectors, hashed_words(texts, word_dim)]).astype(np.float32, copy=False)
+
+
+def pair_features(older: Matrix, newer: Matrix, newer_texts: Sequence[str], word_dim: int) -> Matrix:
+    """One row per (older, newer) pair of preferences: the product and the absolute difference of their
+    embeddings (what they share, where they differ), their cosine, and the newer one's words (how a change
+    of mind is said)."""
+    older = np.asarray(older, dtype=np.float32)
+    newer = np.asarray(newer, dtype=np.float32)
+    cosine = np.sum(older * newer, axis=1, keepdims=True)
+    parts = [older * newer, np.abs(older - newer), cosine]
+    if word_dim > 0:
+        parts.append(hashed_words(newer_texts, word_dim))
+    return np.hstack(parts).astype(np.float32, copy=False)

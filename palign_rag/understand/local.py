@@ -1,0 +1,179 @@
+"""``LocalUnderstander``: the shipped heads over the sentence embeddings ingest already computes.
+
+Offline, on CPU, no model of its own when the store's embedder is the one the heads were trained over
+(the bundled all-MiniLM-L6-v2): it reads the vectors ingest computed anyway. With another embedder it
+embeds the texts once more with the bundled model (one extra pass, only for the sentences it reads).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+import numpy as np
+
+from .features import Matrix, pair_features, sentence_features
+from .heads import HeadSet
+from .labels import ALWAYS_SUBJECTS, CONFLICTS, SUBJECTS, TOPIC_SUBJECTS, Applies, Relation, Stance, Understanding
+
+if TYPE_CHECKING:
+    from ..embed import Embedder
+
+__all__ = ["LocalUnderstander", "RelationJudgement"]
+
+
+@dataclass(frozen=True)
+class RelationJudgement:
+    """How a newer preference relates to an older one, with the head's confidence."""
+
+    relation: Relation
+    confidence: float
+
+
+class LocalUnderstander:
+    """Decisions from the shipped classification heads (see ``training/LABELS.md`` for the labels).
+
+    ``weights`` is a path to another trained ``.npz`` (its ``.json`` card beside it); ``embedder`` is the
+    model the heads read when the caller's vectors come from another one (default: the bundled model).
+    """
+
+    source = "local"
+
+    def __init__(self, weights: str | Path | None = None, *, embedder: Embedder | None = None) -> None:
+        self.heads = HeadSet.load(weights)
+        self._embedder = embedder
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return f"local:{self.heads.name}"
+
+    @property
+    def embedder_name(self) -> str:
+        """The embedder whose vectors the heads read."""
+        return self.heads.embedder
+
+    def threshold(self, name: str, default: float = 0.5) -> float:
+        return self.heads.thresholds.get(name, default)
+
+    def _own_vectors(self, texts: Sequence[str]) -> Matrix:
+        with self._lock:
+            if self._embedder is None:
+                from ..embed import SentenceTransformerEmbedder
+
+                self._embedder = SentenceTransformerEmbedder()
+            embedder = self._embedder
+        if embedder.name != self.heads.embedder:
+            from ..errors import InvalidInputError
+
+            raise InvalidInputError(
+                f"The understanding heads {self.heads.name} read {self.heads.embedder} vectors, but the "
+                f"embedder given to LocalUnderstander is {embedder.name}: give it that model, or train heads "
+                "for yours with training/train_understanding.py --embedder DIR."
+            )
+        return embedder.embed(list(texts))
+
+    def vectors_for(self, texts: Sequence[str], vectors: Matrix | None, embedder_name: str | None) -> Matrix:
+        """``vectors`` when they come from the heads' embedder, else the texts embedded with it."""
+        if vectors is not None and embedder_name == self.heads.embedder:
+            return np.asarray(vectors, dtype=np.float32)
+        return self._own_vectors(texts)
+
+    @property
+    def local(self) -> LocalUnderstander:
+        """Itself (the ``Understander`` protocol's heads for relations and questions)."""
+        return self
+
+    def understand(
+        self,
+        texts: Sequence[str],
+        vectors: Matrix | None = None,
+        *,
+        embedder_name: str | None = None,
+        force_preference: bool = False,
+        user: str | None = None,
+    ) -> list[Understanding]:
+        """One ``Understanding`` per text. ``vectors`` are reused when ``embedder_name`` is the heads' embedder;
+        ``force_preference`` takes the texts as preferences (the caller says so) and decides the rest."""
+        if not texts:
+            return []
+        x = sentence_features(self.vectors_for(texts, vectors, embedder_name), texts, self.heads.word_dim)
+        p_instruction = self.heads["instruction"].proba(x)[:, 1]
+        p_preference = self.heads["preference"].proba(x)[:, 1]
+        p_always = self.heads["applies"].proba(x)[:, list(self.heads["applies"].classes).index("always")]
+        p_subject = self._subject_columns(self.heads["subject"].proba(x))
+        p_negative = self.heads["stance"].proba(x)[:, list(self.heads["stance"].classes).index("negative")]
+        conflict_head = self.heads["conflict"]
+        p_conflict = conflict_head.proba(x)
+        none_column = list(conflict_head.classes).index("none")
+        value_columns = [list(conflict_head.classes).index(c) for c in CONFLICTS]
+        out = []
+        for i in range(len(texts)):
+            instruction = bool(p_instruction[i] >= self.threshold("instruction"))
+            confidence = {"instruction": round(float(max(p_instruction[i], 1 - p_instruction[i])), 3)}
+            preference = (force_preference or bool(p_preference[i] >= self.threshold("preference"))) and not instruction
+            confidence["preference"] = round(float(max(p_preference[i], 1 - p_preference[i])), 3)
+            if not preference:
+                subject = self._best(p_subject[i], SUBJECTS, none=True)
+                out.append(
+                    Understanding(preference=False, instruction=instruction, subject=subject, confidence=confidence)
+                )
+                continue
+            applies: Applies = "always" if p_always[i] >= 0.5 else "topical"
+            confidence["applies"] = round(float(max(p_always[i], 1 - p_always[i])), 3)
+            pool = ALWAYS_SUBJECTS if applies == "always" else TOPIC_SUBJECTS
+            columns = [SUBJECTS.index(s) for s in pool]
+            within = p_subject[i, columns]
+            best = int(np.argmax(within))
+            confidence["subject"] = round(float(within[best] / max(float(within.sum()), 1e-9)), 3)
+            stance: Stance = "negative" if p_negative[i] >= 0.5 else "positive"
+            confidence["stance"] = round(float(max(p_negative[i], 1 - p_negative[i])), 3)
+            p_any = 1.0 - float(p_conflict[i, none_column])
+            conflict = None
+            if p_any >= self.threshold("conflict"):
+                conflict = CONFLICTS[int(np.argmax(p_conflict[i, value_columns]))]
+            confidence["conflict"] = round(max(p_any, 1 - p_any), 3)
+            out.append(
+                Understanding(
+                    preference=True,
+                    instruction=False,
+                    applies=applies,
+                    subject=pool[best],
+                    stance=stance,
+                    conflict=conflict,
+                    confidence=confidence,
+                )
+            )
+        return out
+
+    def _subject_columns(self, proba: Matrix) -> Matrix:
+        """Subject probabilities in ``SUBJECTS`` order, then ``none``."""
+        classes = list(self.heads["subject"].classes)
+        order = [classes.index(s) for s in (*SUBJECTS, "none")]
+        return proba[:, order]
+
+    @staticmethod
+    def _best(row: Matrix, names: Sequence[str], *, none: bool) -> str | None:
+        best = int(np.argmax(row))
+        return None if none and best >= len(names) else names[best]
+
+    def subject_proba(self, vectors: Matrix, texts: Sequence[str]) -> Matrix:
+        """For questions: probability of each subject in ``SUBJECTS`` order, then ``none`` (vectors must be
+        the heads' embedder's)."""
+        x = sentence_features(np.asarray(vectors, dtype=np.float32), texts, self.heads.word_dim)
+        return self._subject_columns(self.heads["subject"].proba(x))
+
+    def relate(self, older: Matrix, newer: Matrix, newer_texts: Sequence[str]) -> list[RelationJudgement]:
+        """How each newer preference relates to the older one on the same row (vectors of the heads' embedder)."""
+        if len(newer_texts) == 0:
+            return []
+        head = self.heads["relation"]
+        proba = head.proba(pair_features(older, newer, newer_texts, self.heads.word_dim))
+        out = []
+        for row in proba:
+            best = int(np.argmax(row))
+            out.append(RelationJudgement(cast(Relation, head.classes[best]), round(float(row[best]), 3)))
+        return out

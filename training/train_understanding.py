@@ -1,0 +1,262 @@
+"""Train the understanding heads shipped in ``palign_rag/understand/weights/``.
+
+    .venv/bin/python training/train_understanding.py                 # train, report, write the weights
+    .venv/bin/python training/train_understanding.py --no-write       # only report
+    .venv/bin/python training/train_understanding.py --model mlp --word-dim 4096
+
+Data (all written by the project; labels defined in ``training/LABELS.md``):
+- ``training/corpus/train/<writer>_*.jsonl``: the training texts. Each file prefix is one writer (a helper
+  writing in its own set of voices). Model and threshold choices are made on **leave-one-writer-out**
+  predictions: every text is predicted by heads trained without its writer, which is what wording no
+  writer used looks like. The final heads are then trained on all writers.
+- ``training/pairs/*.jsonl``: older/newer preference pairs for the relation head (5-fold predictions).
+- ``training/corpus/test/``: the test split, by writers who wrote no training text. Never used for
+  training or for any choice; ``palign eval understanding`` measures it (and CI runs it).
+
+The embedder is the bundled all-MiniLM-L6-v2 unless ``--embedder DIR`` names another local model (the
+card records which; heads only read vectors of the model they were trained over).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from palign_rag.embed import SentenceTransformerEmbedder  # noqa: E402
+from palign_rag.understand.corpus import LabelledPair, LabelledText, read_labelled, read_pairs  # noqa: E402
+from palign_rag.understand.features import pair_features, sentence_features  # noqa: E402
+from palign_rag.understand.labels import ALWAYS_SUBJECTS, CONFLICTS, SUBJECTS  # noqa: E402
+
+WEIGHTS = ROOT / "palign_rag" / "understand" / "weights"
+
+
+def writer_of(item: LabelledText) -> str:
+    return Path(item.origin.split(":")[0]).name.split("_")[0]
+
+
+def fit(x: np.ndarray, y: np.ndarray, model: str, c: float, seed: int = 0) -> Any:
+    if model == "mlp":
+        from sklearn.neural_network import MLPClassifier
+
+        clf = MLPClassifier(hidden_layer_sizes=(128,), alpha=1e-3 / c, max_iter=300, random_state=seed)
+    else:
+        from sklearn.linear_model import LogisticRegression
+
+        clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+    clf.fit(x, y)
+    return clf
+
+
+def export(clf: Any) -> tuple[list[str], list[tuple[np.ndarray, np.ndarray]]]:
+    """Classes and dense layers (weights as in-by-out matrices) of a fitted sklearn classifier."""
+    classes = [str(c) for c in clf.classes_]
+    if hasattr(clf, "coefs_"):
+        return classes, [(w.astype(np.float32), b.astype(np.float32)) for w, b in zip(clf.coefs_, clf.intercepts_)]
+    return classes, [(clf.coef_.T.astype(np.float32), clf.intercept_.astype(np.float32))]
+
+
+def grouped_predictions(x: np.ndarray, y: np.ndarray, groups: list[str], model: str, c: float) -> np.ndarray:
+    """Out-of-group class probabilities (columns: sorted classes of ``y``)."""
+    classes = sorted(set(y.tolist()))
+    out = np.zeros((len(y), len(classes)), dtype=np.float64)
+    for group in sorted(set(groups)):
+        test = np.array([g == group for g in groups])
+        if test.all() or not test.any():
+            continue
+        clf = fit(x[~test], y[~test], model, c)
+        proba = clf.predict_proba(x[test])
+        for j, cls in enumerate(clf.classes_):
+            out[np.where(test)[0], classes.index(cls)] = proba[:, j]
+    return out
+
+
+def f1(tp: int, fp: int, fn: int) -> float:
+    return 2 * tp / max(2 * tp + fp + fn, 1)
+
+
+def best_f1_threshold(p: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    best = (0.5, -1.0)
+    for t in np.arange(0.2, 0.81, 0.02):
+        pred = p >= t
+        score = f1(int((pred & truth).sum()), int((pred & ~truth).sum()), int((~pred & truth).sum()))
+        if score > best[1] + 1e-9:
+            best = (float(t), score)
+    return best
+
+
+def fp_capped_threshold(p_pos: np.ndarray, p_neg: np.ndarray, max_fp: float) -> float:
+    """The lowest threshold whose false-positive rate on ``p_neg`` is at most ``max_fp``."""
+    for t in np.arange(0.05, 0.96, 0.01):
+        if (p_neg >= t).mean() <= max_fp:
+            return float(t)
+    return 0.95
+
+
+def digest(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for path in sorted(paths):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=["lr", "mlp"], default="lr")
+    parser.add_argument("--c", type=float, default=4.0, help="inverse regularisation strength")
+    parser.add_argument("--word-dim", type=int, default=4096, help="hashed word features (0: embedding only)")
+    parser.add_argument("--embedder", help="a local sentence-transformers directory (default: the bundled model)")
+    parser.add_argument("--no-write", action="store_true", help="report only; do not write the weights")
+    parser.add_argument("--report", help="write the figures as JSON here too")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    train_files = sorted((ROOT / "training" / "corpus" / "train").glob("*.jsonl"))
+    pair_files = sorted((ROOT / "training" / "pairs").glob("*.jsonl"))
+    items = read_labelled(train_files)
+    pairs = read_pairs(pair_files)
+    embedder = SentenceTransformerEmbedder(args.embedder)
+    texts = [i.text for i in items]
+    vectors = embedder.embed(texts)
+    x = sentence_features(vectors, texts, args.word_dim)
+    groups = [writer_of(i) for i in items]
+    figures: dict[str, Any] = {"items": len(items), "writers": sorted(set(groups)), "pairs": len(pairs)}
+    heads: dict[str, Any] = {}
+    thresholds: dict[str, float] = {}
+
+    def train_head(name: str, rows: list[int], labels: list[str]) -> np.ndarray:
+        y = np.array(labels)
+        sub = x[rows]
+        oof = grouped_predictions(sub, y, [groups[r] for r in rows], args.model, args.c)
+        heads[name] = fit(sub, y, args.model, args.c)
+        return oof
+
+    # preference (instruction-like text is never a preference)
+    rows = [r for r, i in enumerate(items) if "preference" in i.labels]
+    truth = np.array([bool(items[r].labels["preference"]) for r in rows])
+    oof = train_head("preference", rows, ["yes" if t else "no" for t in truth])
+    thresholds["preference"], figures["preference_f1_oof"] = best_f1_threshold(oof[:, 1], truth)
+    # instruction-like
+    rows = [r for r, i in enumerate(items) if "instruction" in i.labels]
+    truth = np.array([bool(items[r].labels["instruction"]) for r in rows])
+    oof = train_head("instruction", rows, ["yes" if t else "no" for t in truth])
+    thresholds["instruction"] = fp_capped_threshold(oof[truth, 1], oof[~truth, 1], 0.01)
+    figures["instruction_recall_oof"] = float((oof[truth, 1] >= thresholds["instruction"]).mean())
+    figures["instruction_fp_oof"] = float((oof[~truth, 1] >= thresholds["instruction"]).mean())
+    # always-on vs topical, stance, conflict: among preferences
+    prefs = [r for r, i in enumerate(items) if i.labels.get("preference") and i.labels.get("scope")]
+    oof = train_head("applies", prefs, [str(items[r].labels["scope"]) for r in prefs])
+    truth_scope = np.array([items[r].labels["scope"] for r in prefs])
+    figures["applies_accuracy_oof"] = float((np.where(oof[:, 0] >= 0.5, "always", "topical") == truth_scope).mean())
+    rows = [r for r in prefs if items[r].labels.get("stance")]
+    oof = train_head("stance", rows, [str(items[r].labels["stance"]) for r in rows])
+    truth_stance = np.array([items[r].labels["stance"] for r in rows])
+    figures["stance_accuracy_oof"] = float((np.where(oof[:, 0] >= 0.5, "negative", "positive") == truth_stance).mean())
+    rows = [r for r in prefs if "conflict" in items[r].labels]
+    labels = [str(items[r].labels["conflict"] or "none") for r in rows]
+    oof = train_head("conflict", rows, labels)
+    classes = sorted(set(labels))
+    p_any = 1.0 - oof[:, classes.index("none")]
+    truth = np.array([lab != "none" for lab in labels])
+    thresholds["conflict"] = fp_capped_threshold(p_any[truth], p_any[~truth], 0.01)
+    figures["conflict_recall_oof"] = float((p_any[truth] >= thresholds["conflict"]).mean())
+    figures["conflict_fp_oof"] = float((p_any[~truth] >= thresholds["conflict"]).mean())
+    # subject: every text (none when no subject)
+    rows = list(range(len(items)))
+    labels = [str(items[r].labels.get("subject") or "none") for r in rows]
+    oof = train_head("subject", rows, labels)
+    classes = sorted(set(labels))
+    figures["subject_accuracy_oof"] = float(np.mean([classes[int(np.argmax(o))] == t for o, t in zip(oof, labels)]))
+    missing = sorted(set(SUBJECTS) - set(classes))
+    if missing:
+        raise SystemExit(f"the corpus has no text for subjects {missing}: write some before training")
+
+    if not pairs:
+        print(json.dumps(figures, indent=2))
+        raise SystemExit("no pairs in training/pairs/: the relation head cannot be trained")
+    # relation: pairs, both orders, plus unrelated pairs of preferences on different subjects from the corpus
+    rng = random.Random(7)
+    pref_items = [i for i in items if i.labels.get("preference") and i.labels.get("subject")]
+    extra: list[LabelledPair] = []
+    while len(extra) < len(pairs) // 2:
+        a, b = rng.sample(pref_items, 2)
+        if a.labels["subject"] != b.labels["subject"] and not (
+            a.labels["subject"] in ALWAYS_SUBJECTS and b.labels["subject"] in ALWAYS_SUBJECTS
+        ):
+            extra.append(LabelledPair(a.text, b.text, "unrelated", origin="corpus"))
+    all_pairs = pairs + [LabelledPair(p.newer, p.older, p.relation, origin=p.origin) for p in pairs] + extra
+    pair_texts = sorted({t for p in all_pairs for t in (p.older, p.newer)})
+    pair_vectors = dict(zip(pair_texts, embedder.embed(pair_texts)))
+    px = pair_features(
+        np.stack([pair_vectors[p.older] for p in all_pairs]),
+        np.stack([pair_vectors[p.newer] for p in all_pairs]),
+        [p.newer for p in all_pairs],
+        args.word_dim,
+    )
+    py = np.array([p.relation for p in all_pairs])
+    # folds by the older text, so no text is on both sides of a fold
+    fold = [int(hashlib.sha256(min(p.older, p.newer).encode()).hexdigest(), 16) % 5 for p in all_pairs]
+    oof = grouped_predictions(px, py, [str(f) for f in fold], args.model, args.c)
+    rel_classes = sorted(set(py.tolist()))
+    predicted = np.array([rel_classes[int(np.argmax(o))] for o in oof])
+    original = np.arange(len(all_pairs)) < len(pairs)
+    for relation in rel_classes:
+        sel = original & (py == relation)
+        figures[f"relation_{relation}_recall_oof"] = float((predicted[sel] == relation).mean())
+    change_pred = predicted == "change"
+    figures["relation_change_precision_oof"] = float((py[change_pred] == "change").mean()) if change_pred.any() else 0.0
+    heads["relation"] = fit(px, py, args.model, args.c)
+
+    figures["seconds"] = round(time.perf_counter() - started, 1)
+    figures["thresholds"] = {k: round(v, 3) for k, v in thresholds.items()}
+    print(json.dumps(figures, indent=2))
+    if args.report:
+        Path(args.report).write_text(json.dumps(figures, indent=2) + "\n")
+    if args.no_write:
+        return
+    arrays: dict[str, np.ndarray] = {}
+    card_heads: dict[str, Any] = {}
+    for name, clf in heads.items():
+        classes, layers = export(clf)
+        if name in ("preference", "instruction"):
+            classes = ["no", "yes"]
+        for i, (w, b) in enumerate(layers):
+            arrays[f"{name}.w{i}"] = w.astype(np.float16 if w.size > 200_000 else np.float32)
+            arrays[f"{name}.b{i}"] = b
+        card_heads[name] = {"classes": classes, "layers": len(layers)}
+    card = {
+        "embedder": embedder.name,
+        "word_dim": args.word_dim,
+        "model": args.model,
+        "c": args.c,
+        "heads": card_heads,
+        "thresholds": {k: round(v, 3) for k, v in thresholds.items()},
+        "trained_on": {
+            "texts": len(items),
+            "writers": figures["writers"],
+            "pairs": len(pairs),
+            "corpus_sha256": digest(train_files + pair_files),
+        },
+        "oof_figures": {k: v for k, v in figures.items() if k.endswith("_oof")},
+        "conflict_classes": list(CONFLICTS),
+    }
+    WEIGHTS.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(WEIGHTS / "minilm-l6-v2.npz", **arrays)
+    (WEIGHTS / "minilm-l6-v2.json").write_text(json.dumps(card, indent=2) + "\n")
+    print(f"wrote {WEIGHTS / 'minilm-l6-v2.npz'} ({(WEIGHTS / 'minilm-l6-v2.npz').stat().st_size // 1024} kB)")
+
+
+if __name__ == "__main__":
+    main()
