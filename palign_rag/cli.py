@@ -82,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     memories = commands.add_parser("memories", help="list a user's memories")
     _common(memories, json_flag=True)
 
-    evaluate = commands.add_parser("eval", help="measure retrieval on public benchmarks (PrefEval, LoCoMo)")
+    evaluate = commands.add_parser(
+        "eval", help="measure retrieval on public benchmarks (PrefEval, LoCoMo) and the understanding layer"
+    )
     benchmarks = evaluate.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
     prefeval = benchmarks.add_parser("prefeval", help="is the user's preference in the composed prompt?")
     prefeval.add_argument("--data", required=True, help="the PrefEval folder (holds explicit_preference/)")
@@ -103,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--report", help="write a self-contained HTML report with plots here")
         sub.add_argument("--json", action="store_true", help="print the figures as JSON")
         sub.add_argument("--no-progress", action="store_true", help="no progress bars")
+    understanding = benchmarks.add_parser(
+        "understanding", help="precision/recall/accuracy of the understanding layer on labelled JSONL"
+    )
+    understanding.add_argument(
+        "--data", required=True, nargs="+", metavar="FILE", help="labelled .jsonl files (format: training/LABELS.md)"
+    )
+    understanding.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     forget = commands.add_parser("forget", help="delete one memory (--id) or all of a user's memories")
     _common(forget, json_flag=True)
@@ -279,6 +288,9 @@ def _ints(value: str, what: str) -> list[int]:
 def _cmd_eval(args: argparse.Namespace) -> int:
     import tempfile
 
+    if args.benchmark == "understanding":
+        return _cmd_eval_understanding(args)
+
     from .embed import CachedEmbedder, SentenceTransformerEmbedder
     from .eval import evaluate_locomo, evaluate_prefeval
     from .personalizer import Personalizer
@@ -315,10 +327,35 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval_understanding(args: argparse.Namespace) -> int:
+    from .eval import evaluate_understanding_files
+
+    figures = evaluate_understanding_files(args.data)
+    if args.json:
+        _print_json(figures)
+        return 0
+    print(f"understanding ({figures['understander']}, {figures['items']} items, {figures['seconds']} s)")
+    print(f"  {'label (items)':<20} {'figure':<20} {'value':>7} {'of':>6}")
+    for label, block in figures["labels"].items():
+        first = True
+        for name, figure in block.items():
+            if name == "items":
+                continue
+            value = "n/a" if figure["value"] is None else f"{figure['value']:.3f}"
+            head = f"{label} ({block['items']})" if first else ""
+            print(f"  {head:<20} {name:<20} {value:>7} {figure['of']:>6}")
+            first = False
+    if not figures["labels"]:
+        print("  no labels to score: give items a 'labels' object (see training/LABELS.md)")
+    return 0
+
+
 def _print_eval(figures: dict[str, Any]) -> None:
     print(f"{figures['benchmark']} ({figures['embedder']}, {figures['seconds']} s)")
     if figures["benchmark"] == "prefeval":
         print(f"  variant {figures['variant']}")
+        if figures.get("gold_reference"):
+            print(f"  gold turns picked by {figures['gold_reference']} (fixed, whatever --embedder)")
         print(f"  {'T':>5} {'records':>8} {'in prompt':>10} {'hit@1':>7} {'hit@5':>7} {'naive@1':>8} {'naive@5':>8}")
         for r in figures["results"]:
             print(

@@ -299,8 +299,12 @@ class Personalizer:
             pending: Future[None] | None = None
             for start in range(0, len(found), _INGEST_CHUNK):
                 chunk = self._memories_of(scope, found[start : start + _INGEST_CHUNK], times, origin)
-                known = {m.id: m for m in self.store.get(scope, [m.id for m, _ in chunk])}
-                batch = [(self._merge(m, known.get(m.id)), v) for m, v in chunk if m.id not in new]
+                known = {m.id: m for m in self.store.get(scope, list(dict.fromkeys(m.id for m, _ in chunk)))}
+                first: dict[str, tuple[Memory, Matrix]] = {}
+                for memory, vector in chunk:  # a text said twice is one memory: its first saying counts
+                    if memory.id not in new:
+                        first.setdefault(memory.id, (self._merge(memory, known.get(memory.id)), vector))
+                batch = list(first.values())
                 for memory, vector in batch:
                     new[memory.id] = (memory, vector)
                     report.memory_ids.append(memory.id)

@@ -6,7 +6,9 @@ asked at the time of the last turn (what "last year" is read from). For each que
 the user's memories; memories map back to turns by provenance (the index of the message they came from).
 recall@k = share of a question's evidence turns among the first k distinct turns retrieved (a question
 without evidence counts 1), averaged over questions.
-The naive baseline, in the same run: dense top-k over the raw indexed turns with the same embedder.
+The naive baseline, in the same run: dense top-k over the raw indexed turns with the same embedder (every
+turn is ingested as a user message, so the baseline ranks exactly what palign stores).
+The metrics themselves are the pure functions of ``metrics.py``.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ..personalizer import Personalizer
+from .baseline import dense_order
 from .datasets import LocomoConversation
+from .metrics import recall_at_k, turn_order
 
 __all__ = ["CATEGORIES", "LocomoResult", "run_locomo"]
 
@@ -55,12 +57,6 @@ class LocomoResult:
         }
 
 
-def _recall(order: Sequence[str], evidence: set[str], k: int) -> float:
-    if not evidence:
-        return 1.0
-    return len(evidence.intersection(order[:k])) / len(evidence)
-
-
 def run_locomo(
     personalizer: Personalizer,
     conversations: Sequence[LocomoConversation],
@@ -95,20 +91,15 @@ def run_locomo(
         asked = {"created_at": max(times).isoformat()} if times else {}
         for qa in conversation.questions:
             question = [{"role": "user", "content": qa.question, **asked}]
-            order: list[str] = []
-            # Several memories may come from one turn; ask for more until k distinct turns are ranked.
-            for c in personalizer.retrieve(user, question, k=depth * 2):
-                index = c.memory.message_index
-                if index is not None and dia_ids[index] not in order:
-                    order.append(dia_ids[index])
-            similarity = turn_vectors @ embedder.embed([qa.question])[0]
-            base_order = [dia_ids[int(i)] for i in np.argsort(-similarity, kind="stable")[:depth]]
-            evidence = set(qa.evidence)
+            # Several memories may come from one turn: ask for twice the depth, keep each turn once.
+            ranked = personalizer.retrieve(user, question, k=depth * 2)
+            order = turn_order([c.memory.message_index for c in ranked], dia_ids)
+            base_order = [dia_ids[i] for i in dense_order(turn_vectors, embedder.embed([qa.question]), depth=depth)]
             name = CATEGORIES.get(qa.category, str(qa.category))
             cat_counts[name] += 1
             for k in ks:
-                ours = _recall(order, evidence, k)
-                base = _recall(base_order, evidence, k)
+                ours = recall_at_k(order, qa.evidence, k)
+                base = recall_at_k(base_order, qa.evidence, k)
                 sums[k] += ours
                 base_sums[k] += base
                 cat_sums[name][k] += ours

@@ -6,11 +6,16 @@ the normal ``compose`` under the memory budget. Reported per T:
 
 - ``in_prompt``: share of records whose composed prompt holds the memory carrying the preference;
 - ``hit@1`` / ``hit@5``: share whose carrying memory ranks first / in the top 5 of ``retrieve``;
-- the naive baseline, computed in the same run: dense top-k over the raw messages with the same embedder
-  (``baseline_hit@5`` is also its in-prompt rate: it puts its top 5 in the prompt).
+- the naive baseline, computed in the same run: dense top-k with the same embedder over the raw *user*
+  messages, which are what ``ingest`` stores from a history (assistant turns are not ranked by either side);
+  ``baseline_hit@5`` is also its in-prompt rate: it puts its top 5 in the prompt.
 
 The carrying memory is found by provenance (the index of the message it came from), never by its text.
-For the persona variant, the carrying user turn is the one most similar to the gold preference.
+
+For the persona variant the preference is revealed over several user turns; the carrying turn (the gold) is
+the user turn most similar to the gold preference under a fixed reference model, the bundled
+all-MiniLM-L6-v2 (``SentenceTransformerEmbedder()``), loaded once per process. It does not depend on the
+embedder being evaluated: ``--embedder`` changes what is measured, never what counts as right.
 """
 
 from __future__ import annotations
@@ -18,13 +23,18 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
+from ..embed import Embedder, SentenceTransformerEmbedder
+from ..errors import InvalidInputError
 from ..personalizer import Personalizer
+from .baseline import naive_user_order
 from .datasets import PrefEvalRecord, Variant
+from .metrics import carrier_positions, first_carrier_rank, hit_at
 
-__all__ = ["PrefEvalResult", "build_history", "run_prefeval"]
+__all__ = ["PrefEvalResult", "build_history", "persona_gold", "reference_embedder", "run_prefeval"]
 
 ACK = "Got it, I'll keep that in mind."
 Progress = Callable[[int], None]
@@ -65,7 +75,8 @@ def build_history(
     distractors: Sequence[str] = (),
     seed: int = 0,
 ) -> tuple[list[dict[str, str]], list[int]]:
-    """The user's history and the indexes of the messages that may carry the preference."""
+    """The user's history and the indexes of the messages that may carry the preference (for persona: every
+    user turn of the conversation; ``run_prefeval`` keeps the one ``persona_gold`` picks)."""
     if variant in ("explicit", "crowded"):
         head = [{"role": "user", "content": record.preference}, {"role": "assistant", "content": ACK}]
         carriers = [0]
@@ -92,11 +103,21 @@ def build_history(
     return head + body, carriers
 
 
-def _rank_of(order: Sequence[int], wanted: set[int]) -> int | None:
-    for position, index in enumerate(order):
-        if index in wanted:
-            return position
-    return None
+@cache
+def reference_embedder() -> Embedder:
+    """The fixed model that picks the persona variant's gold turn: the bundled one, loaded once per process."""
+    return SentenceTransformerEmbedder()
+
+
+def persona_gold(record: PrefEvalRecord, reference: Embedder) -> int:
+    """Index (in ``record.conversation``, which opens the history) of the user turn most similar to the gold
+    preference under ``reference``: the turn that carries the preference. Ties go to the earlier turn."""
+    users = [i for i, message in enumerate(record.conversation) if message["role"] == "user"]
+    if not users:
+        raise InvalidInputError(f"PrefEval record {record.key} has no user turn to carry its preference.")
+    turns = reference.embed([record.conversation[i]["content"] for i in users])
+    scores = turns @ reference.embed([record.preference])[0]
+    return users[int(np.argmax(scores))]
 
 
 def run_prefeval(
@@ -109,10 +130,15 @@ def run_prefeval(
     memory_budget: int,
     distractor_pool: Sequence[PrefEvalRecord] = (),
     distractors: int = 19,
+    reference: Embedder | None = None,
     progress: Progress | None = None,
 ) -> PrefEvalResult:
-    """Run the protocol for one T over ``records``; every user is forgotten afterwards."""
+    """Run the protocol for one T over ``records``; every user is forgotten afterwards.
+
+    ``reference`` picks the persona variant's gold turn (default: ``reference_embedder()``, the bundled model),
+    whatever the personalizer's embedder is."""
     embedder = personalizer.embedder
+    gold_reference = (reference or reference_embedder()) if variant == "persona" else None
     in_prompt = hit1 = hit5 = base1 = base5 = 0
     for number, record in enumerate(records):
         others: list[str] = []
@@ -121,30 +147,24 @@ def run_prefeval(
             pool = [r.preference for r in distractor_pool if r.key != record.key and r.preference != record.preference]
             others = rng.sample(pool, min(distractors, len(pool)))
         history, carriers = build_history(record, variant, filler, turns, distractors=others, seed=number)
-        if variant == "persona":
-            texts = [history[i]["content"] for i in carriers]
-            scores = embedder.embed(texts) @ embedder.embed([record.preference])[0]
-            carriers = [carriers[int(np.argmax(scores))]]
-        wanted = set(carriers)
+        if gold_reference is not None:
+            carriers = [persona_gold(record, gold_reference)]
         user = f"prefeval-{variant}-{turns}-{record.key}"
         personalizer.forget(user)
         personalizer.ingest(user, history, origin=f"prefeval:{record.key}")
         question = [{"role": "user", "content": record.question}]
 
         composed = personalizer.compose(user, question, memory_budget=memory_budget)
-        if any(c.memory.message_index in wanted for c in composed.trace.used()):
-            in_prompt += 1
+        used = [c.memory.message_index for c in composed.trace.used()]
+        in_prompt += bool(carrier_positions(used, carriers))
         ranked = personalizer.retrieve(user, question, k=5)
-        rank = _rank_of([c.memory.message_index if c.memory.message_index is not None else -1 for c in ranked], wanted)
-        hit1 += rank == 0
-        hit5 += rank is not None and rank < 5
+        rank = first_carrier_rank([c.memory.message_index for c in ranked], carriers)
+        hit1 += hit_at(rank, 1)
+        hit5 += hit_at(rank, 5)
 
-        vectors = embedder.embed([m["content"] for m in history])
-        similarity = vectors @ embedder.embed([record.question])[0]
-        order = [int(i) for i in np.argsort(-similarity, kind="stable")[:5]]
-        base_rank = _rank_of(order, wanted)
-        base1 += base_rank == 0
-        base5 += base_rank is not None
+        base_rank = first_carrier_rank(naive_user_order(embedder, history, record.question, depth=5), carriers)
+        base1 += hit_at(base_rank, 1)
+        base5 += hit_at(base_rank, 5)
         personalizer.forget(user)
         if progress is not None:
             progress(1)

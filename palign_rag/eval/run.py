@@ -11,10 +11,11 @@ from typing import Any
 from ..personalizer import Personalizer
 from .datasets import Variant, filler_messages, load_locomo, load_prefeval
 from .locomo import run_locomo
-from .prefeval import run_prefeval
+from .prefeval import reference_embedder, run_prefeval
 from .report import bar_chart, line_chart, write_report
+from .understanding import ReadsTexts, evaluate_understanding
 
-__all__ = ["evaluate_locomo", "evaluate_prefeval"]
+__all__ = ["evaluate_locomo", "evaluate_prefeval", "evaluate_understanding_files"]
 
 CROWDED_BUDGET = 400
 
@@ -64,6 +65,7 @@ def evaluate_prefeval(
         "benchmark": "prefeval",
         "variant": variant,
         "embedder": personalizer.embedder.name,
+        **({"gold_reference": reference_embedder().name} if variant == "persona" else {}),
         "seconds": round(time.perf_counter() - started, 1),
         "results": results,
     }
@@ -125,3 +127,26 @@ def evaluate_locomo(
         )
         figures["report"] = str(write_report(report, "palign eval locomo", [curve, bars], figures))
     return figures
+
+
+def evaluate_understanding_files(
+    data: Sequence[str | Path], *, understander: ReadsTexts | None = None
+) -> dict[str, Any]:
+    """The understanding layer (default: ``LocalUnderstander()``, the shipped heads) scored on labelled JSONL
+    files (``training/LABELS.md``); returns the figures, each with the number of items it is computed over."""
+    from ..understand.corpus import read_labelled
+
+    items = read_labelled(data)
+    if understander is None:
+        from ..understand import LocalUnderstander
+
+        understander = LocalUnderstander()
+    started = time.perf_counter()
+    result = evaluate_understanding(understander, items)
+    return {
+        "benchmark": "understanding",
+        "understander": str(getattr(understander, "name", type(understander).__name__)),
+        "files": [str(path) for path in data],
+        "seconds": round(time.perf_counter() - started, 1),
+        **result.as_dict(),
+    }

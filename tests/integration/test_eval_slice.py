@@ -71,9 +71,12 @@ def test_prefeval_other_variants_run(bench: Path, variant: str, capsys: pytest.C
             "--no-progress",
         ]
     )
-    [result] = json.loads(capsys.readouterr().out)["results"]
+    figures = json.loads(capsys.readouterr().out)
+    [result] = figures["results"]
     assert code == 0 and result["records"] == 2 and result["variant"] == variant
     assert result["memory_budget"] == (400 if variant == "crowded" else 600)
+    # the persona gold turn is picked by the bundled model, whatever embedder is evaluated
+    assert figures.get("gold_reference") == ("all-MiniLM-L6-v2" if variant == "persona" else None)
 
 
 def test_locomo_slice(bench: Path, capsys: pytest.CaptureFixture[str]) -> None:

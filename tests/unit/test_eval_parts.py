@@ -1,4 +1,5 @@
-"""Evaluation helpers that need no data set: history building, the report, loader errors."""
+"""Evaluation helpers that need no data set: history building, the naive baseline, the persona gold, the report,
+loader errors."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from palign_rag import InvalidInputError
+from palign_rag import FakeEmbedder, InvalidInputError
+from palign_rag.eval.baseline import naive_user_order
 from palign_rag.eval.datasets import PrefEvalRecord, load_locomo, load_prefeval
-from palign_rag.eval.prefeval import build_history
+from palign_rag.eval.prefeval import build_history, persona_gold
 from palign_rag.eval.report import bar_chart, line_chart, write_report
 
 FILLER = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"filler {i}"} for i in range(10)]
@@ -48,6 +50,40 @@ def test_choice_history_points_at_the_users_selection() -> None:
     )
     _, carriers = build_history(record, "choice", FILLER, 1)
     assert carriers == [2]
+
+
+def test_naive_baseline_ranks_only_what_ingest_stores() -> None:
+    history = [
+        {"role": "user", "content": "I avoid cheese."},
+        {"role": "assistant", "content": "Pizza ideas? Pizza ideas!"},  # closest to the question, never stored
+        {"role": "user", "content": "Any pizza ideas for a party?"},
+        {"role": "assistant", "content": "pizza ideas"},
+        {"role": "user", "content": "The weather is nice."},
+    ]
+    order = naive_user_order(FakeEmbedder(), history, "Pizza ideas?", depth=5)
+    assert sorted(order) == [0, 2, 4]  # user messages only, named by their index in the history
+    assert order[0] == 2  # the user message sharing the question's words ranks first
+    assert naive_user_order(FakeEmbedder(), history, "Pizza ideas?", depth=1) == [2]
+    assert naive_user_order(FakeEmbedder(), [{"role": "assistant", "content": "hi"}], "hi", depth=5) == []
+
+
+def test_persona_gold_is_the_user_turn_closest_to_the_preference() -> None:
+    record = PrefEvalRecord(
+        topic="t",
+        index=0,
+        preference="I love spicy Thai curry.",
+        question="Dinner?",
+        conversation=[
+            {"role": "user", "content": "Work was long today."},
+            {"role": "assistant", "content": "I love spicy Thai curry."},  # verbatim, but not the user's turn
+            {"role": "user", "content": "Honestly, spicy Thai curry is what I love most."},
+            {"role": "assistant", "content": "Noted."},
+            {"role": "user", "content": "Anyway, see you."},
+        ],
+    )
+    assert persona_gold(record, FakeEmbedder()) == 2
+    with pytest.raises(InvalidInputError, match="no user turn"):
+        persona_gold(PrefEvalRecord("t", 1, "p", "q", [{"role": "assistant", "content": "hi"}]), FakeEmbedder())
 
 
 def test_report_is_one_self_contained_page(tmp_path: Path) -> None:

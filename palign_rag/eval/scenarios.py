@@ -1,0 +1,135 @@
+"""The project's own scenario suites: does the composed prompt hold what it should, in everyday situations?
+
+Three suites (JSONL, written by the project, never trained or tuned on; ``training/scenarios/``):
+
+- ``changes_of_mind.jsonl`` (``earlier``, ``later``, ``question``): the earlier preference is said in January,
+  the later one in June, the question is asked after both. Passes when the later preference is in the
+  composed prompt and the earlier one is not.
+- ``always_on.jsonl`` (``preference``, ``question``): a how-to-answer preference and an unrelated question.
+  Passes when the preference is in the prompt.
+- ``topical.jsonl`` (``preference``, ``related_question``, ``unrelated_question``): reports how often the
+  preference reaches the prompt of the related question (should be high) and of the unrelated one (should be
+  low: over-personalization).
+
+Everything runs through the real ``ingest`` and ``compose``: each preference is a user turn of a chat history
+(with an assistant acknowledgement), one user per scenario. What is in the prompt is read from the trace by
+provenance (the message index the memory came from), never by matching text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidInputError
+from ..personalizer import Personalizer
+
+__all__ = ["run_scenarios"]
+
+ACK = "Thanks, noted."
+_EARLIER = "2025-01-10T09:00:00Z"
+_LATER = "2025-06-10T09:00:00Z"
+_ASKED = "2025-06-20T09:00:00Z"
+Progress = Callable[[int], None]
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise InvalidInputError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise InvalidInputError(f"{path}:{number} is not valid JSON ({exc.msg}).") from None
+    return rows
+
+
+def _used_indexes(personalizer: Personalizer, user: str, question: str) -> set[int]:
+    composed = personalizer.compose(user, [{"role": "user", "content": question, "created_at": _ASKED}])
+    return {c.memory.message_index for c in composed.trace.used() if c.memory.message_index is not None}
+
+
+def _said(text: str, when: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": text, "created_at": when}, {"role": "assistant", "content": ACK}]
+
+
+def run_scenarios(
+    personalizer: Personalizer, folder: str | Path, *, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Run every suite found in ``folder``; each scenario's user is forgotten afterwards."""
+    root = Path(folder).expanduser()
+    figures: dict[str, Any] = {}
+    failures: dict[str, list[str]] = {}
+    suites = {
+        "changes_of_mind": root / "changes_of_mind.jsonl",
+        "always_on": root / "always_on.jsonl",
+        "topical": root / "topical.jsonl",
+    }
+    if not any(p.exists() for p in suites.values()):
+        raise InvalidInputError(f"No scenario suites in {root}: expected {', '.join(p.name for p in suites.values())}.")
+    if suites["changes_of_mind"].exists():
+        passed = 0
+        rows = _read(suites["changes_of_mind"])
+        for row in rows:
+            user = f"scenario-{row['id']}"
+            personalizer.forget(user)
+            personalizer.ingest(user, _said(row["earlier"], _EARLIER))
+            personalizer.ingest(user, _said(row["later"], _LATER))
+            # message indexes restart per ingest call: earlier and later are both index 0, so tell them by time
+            composed = personalizer.compose(user, [{"role": "user", "content": row["question"], "created_at": _ASKED}])
+            used = {c.memory.created_at.isoformat()[:10] for c in composed.trace.used()}
+            ok = _LATER[:10] in used and _EARLIER[:10] not in used
+            passed += ok
+            if not ok:
+                failures.setdefault("changes_of_mind", []).append(str(row["id"]))
+            personalizer.forget(user)
+            if progress:
+                progress(1)
+        figures["changes_of_mind"] = {"scenarios": len(rows), "current_only": round(passed / max(len(rows), 1), 4)}
+    if suites["always_on"].exists():
+        passed = 0
+        rows = _read(suites["always_on"])
+        for row in rows:
+            user = f"scenario-{row['id']}"
+            personalizer.forget(user)
+            personalizer.ingest(user, _said(row["preference"], _EARLIER))
+            ok = 0 in _used_indexes(personalizer, user, row["question"])
+            passed += ok
+            if not ok:
+                failures.setdefault("always_on", []).append(str(row["id"]))
+            personalizer.forget(user)
+            if progress:
+                progress(1)
+        figures["always_on"] = {"cases": len(rows), "in_prompt": round(passed / max(len(rows), 1), 4)}
+    if suites["topical"].exists():
+        related = unrelated = 0
+        rows = _read(suites["topical"])
+        for row in rows:
+            user = f"scenario-{row['id']}"
+            personalizer.forget(user)
+            personalizer.ingest(user, _said(row["preference"], _EARLIER))
+            hit_related = 0 in _used_indexes(personalizer, user, row["related_question"])
+            hit_unrelated = 0 in _used_indexes(personalizer, user, row["unrelated_question"])
+            related += hit_related
+            unrelated += hit_unrelated
+            if hit_unrelated:
+                failures.setdefault("topical_unrelated", []).append(str(row["id"]))
+            if not hit_related:
+                failures.setdefault("topical_related_missed", []).append(str(row["id"]))
+            personalizer.forget(user)
+            if progress:
+                progress(1)
+        count = max(len(rows), 1)
+        figures["topical"] = {
+            "cases": len(rows),
+            "related_in_prompt": round(related / count, 4),
+            "unrelated_in_prompt": round(unrelated / count, 4),
+        }
+    figures["failures"] = failures
+    return figures
