@@ -112,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", required=True, nargs="+", metavar="FILE", help="labelled .jsonl files (format: training/LABELS.md)"
     )
     understanding.add_argument("--json", action="store_true", help="print the figures as JSON")
+    scenarios = benchmarks.add_parser(
+        "scenarios", help="changes of mind, always-on and topical preferences in the composed prompt"
+    )
+    scenarios.add_argument(
+        "--data", required=True, help="a folder of scenario suites (the project's own: training/scenarios)"
+    )
+    scenarios.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     forget = commands.add_parser("forget", help="delete one memory (--id) or all of a user's memories")
     _common(forget, json_flag=True)
@@ -290,6 +297,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     if args.benchmark == "understanding":
         return _cmd_eval_understanding(args)
+    if args.benchmark == "scenarios":
+        return _cmd_eval_scenarios(args)
 
     from .embed import CachedEmbedder, SentenceTransformerEmbedder
     from .eval import evaluate_locomo, evaluate_prefeval
@@ -324,6 +333,23 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         _print_json(figures)
     else:
         _print_eval(figures)
+    return 0
+
+
+def _cmd_eval_scenarios(args: argparse.Namespace) -> int:
+    from .eval.scenarios import run_scenarios
+    from .personalizer import Personalizer
+    from .store import ChromaStore
+
+    figures = run_scenarios(Personalizer(store=ChromaStore.in_memory()), args.data)
+    if args.json:
+        _print_json(figures)
+        return 0
+    for suite, values in figures.items():
+        if suite != "failures":
+            print(f"{suite}: " + ", ".join(f"{k} {v}" for k, v in values.items()))
+    for suite, ids in figures["failures"].items():
+        print(f"  {suite} failed: {', '.join(ids)}")
     return 0
 
 

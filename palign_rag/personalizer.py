@@ -370,7 +370,9 @@ class Personalizer:
                         update={"status": MemoryStatus.QUARANTINED, "quarantine_reason": violation}
                     )
                 out.append((self._with_understanding(memory, understood[sentence]), vectors[sentence]))
-            if turn.role != "user" or len(preferences) < turn.sentence_count:
+            # The turn is kept whole when it says more than its preferences, or answers the assistant
+            # ("the first one sounds good" means little without what was offered).
+            if turn.role != "user" or len(preferences) < turn.sentence_count or turn.context is not None:
                 episode = self._memory(scope, turn, turn.text, MemoryKind.EPISODE, when, origin)
                 violation = self.policy.violation(turn.text)
                 if violation is None and instruction is not None:
@@ -455,9 +457,7 @@ class Personalizer:
         if self.embedder.name != local.embedder_name:  # the relation head reads its own embedder's vectors
             related_new = self._local_vectors(candidates)
             related_stored = self._local_vectors(stored)
-        found = replacements(
-            related_new, related_stored, local, change=local.threshold("change"), restate=local.threshold("restate")
-        )
+        found = replacements(related_new, related_stored, local, threshold=local.threshold("supersede", 0.7))
         everything = {m.id: (m, v) for m, v in [*new, *stored]}
         for replacement in found:
             self._apply(replacement, everything, result)

@@ -58,12 +58,11 @@ def replacements(
     stored: Sequence[tuple[Memory, Matrix]],
     understander: LocalUnderstander,
     *,
-    change: float,
-    restate: float,
+    threshold: float,
 ) -> list[Replacement]:
     """Which preferences the ``new`` ones replace among themselves and the ``stored`` ones (vectors from the
-    understander's embedder, unit norm). ``change`` and ``restate`` are the confidences the relation head
-    needs for each. Each memory is replaced at most once, by the newest that replaces it."""
+    understander's embedder, unit norm). A newer one replaces an older one when the relation head's
+    probability that it changes or restates it is at least ``threshold``. Each memory is replaced once."""
     pool: list[tuple[Memory, Matrix]] = [(m, v) for m, v in stored if _usable(m)]
     replaced: dict[str, Replacement] = {}
     for memory, vector in sorted(((m, v) for m, v in new if _usable(m)), key=lambda mv: _order(mv[0])):
@@ -74,11 +73,11 @@ def replacements(
             older_first = [_order(m) <= _order(memory) for m, _ in others]
             older = np.stack([v if first else vector for (_, v), first in zip(others, older_first)])
             newer = np.stack([vector if first else v for (_, v), first in zip(others, older_first)])
-            texts = [memory.text if first else m.text for (m, _), first in zip(others, older_first)]
-            judgements = understander.relate(older, newer, texts)
+            newer_texts = [memory.text if first else m.text for (m, _), first in zip(others, older_first)]
+            older_texts = [m.text if first else memory.text for (m, _), first in zip(others, older_first)]
+            judgements = understander.relate(older, newer, older_texts, newer_texts)
             for (other, _), first, judged in zip(others, older_first, judgements):
-                needed = change if judged.relation == "change" else restate if judged.relation == "restate" else None
-                if needed is None or judged.confidence < needed:
+                if judged.supersedes < threshold:
                     continue
                 old, fresh = (other, memory) if first else (memory, other)
                 if (old.created_at, old.message_index) == (fresh.created_at, fresh.message_index):
@@ -87,6 +86,7 @@ def replacements(
                     continue
                 if old.id in replaced:
                     continue
-                replaced[old.id] = Replacement(old.id, fresh.id, judged.relation, judged.confidence)
+                how = judged.relation if judged.relation in ("change", "restate") else "change"
+                replaced[old.id] = Replacement(old.id, fresh.id, how, judged.supersedes)
         pool.append((memory, vector))
     return list(replaced.values())

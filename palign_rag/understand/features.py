@@ -58,14 +58,34 @@ def sentence_features(vectors: Matrix, texts: Sequence[str], word_dim: int) -> M
     return np.hstack([vectors, hashed_words(texts, word_dim)]).astype(np.float32, copy=False)
 
 
-def pair_features(older: Matrix, newer: Matrix, newer_texts: Sequence[str], word_dim: int) -> Matrix:
-    """One row per (older, newer) pair of preferences: the product and the absolute difference of their
-    embeddings (what they share, where they differ), their cosine, and the newer one's words (how a change
-    of mind is said)."""
+def pair_features(
+    older: Matrix,
+    newer: Matrix,
+    older_texts: Sequence[str],
+    newer_texts: Sequence[str],
+    word_dim: int,
+    older_read: Matrix,
+    newer_read: Matrix,
+) -> Matrix:
+    """One row per (older, newer) pair of preferences: both embeddings, their product and absolute difference
+    (what they share, where they differ), their cosine and word overlap, each one's words, and what the
+    sentence heads read in each (``*_read``: stance, subject and applies probabilities), with how alike the
+    two subjects are and how far apart the two stances."""
     older = np.asarray(older, dtype=np.float32)
     newer = np.asarray(newer, dtype=np.float32)
     cosine = np.sum(older * newer, axis=1, keepdims=True)
-    parts = [older * newer, np.abs(older - newer), cosine]
-    if word_dim > 0:
-        parts.append(hashed_words(newer_texts, word_dim))
+    overlap = np.array([[_overlap(a, b)] for a, b in zip(older_texts, newer_texts)], dtype=np.float32)
+    stances = older_read[:, :2], newer_read[:, :2]
+    subjects = older_read[:, 2:-2], newer_read[:, 2:-2]
+    same_subject = np.sum(subjects[0] * subjects[1], axis=1, keepdims=True)
+    stance_gap = np.abs(stances[0][:, :1] - stances[1][:, :1])
+    parts = [older, newer, older * newer, np.abs(older - newer), cosine, overlap]
+    parts += [hashed_words(newer_texts, word_dim // 2), hashed_words(older_texts, word_dim // 2)]
+    parts += [older_read, newer_read, same_subject, stance_gap, same_subject * stance_gap]
     return np.hstack(parts).astype(np.float32, copy=False)
+
+
+def _overlap(a: str, b: str) -> float:
+    """Jaccard overlap of two texts' word sets."""
+    x, y = set(_TOKEN.findall(a.lower())), set(_TOKEN.findall(b.lower()))
+    return len(x & y) / max(len(x | y), 1)

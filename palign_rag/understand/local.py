@@ -31,6 +31,8 @@ class RelationJudgement:
 
     relation: Relation
     confidence: float
+    supersedes: float
+    """Probability that the newer replaces the older: ``change`` and ``restate`` together."""
 
 
 class LocalUnderstander:
@@ -166,14 +168,42 @@ class LocalUnderstander:
         x = sentence_features(np.asarray(vectors, dtype=np.float32), texts, self.heads.word_dim)
         return self._subject_columns(self.heads["subject"].proba(x))
 
-    def relate(self, older: Matrix, newer: Matrix, newer_texts: Sequence[str]) -> list[RelationJudgement]:
-        """How each newer preference relates to the older one on the same row (vectors of the heads' embedder)."""
+    def read(self, vectors: Matrix, texts: Sequence[str]) -> Matrix:
+        """What the sentence heads read in each text, as the relation head takes it: stance, subject and
+        applies probabilities (each head's classes in its own order)."""
+        x = sentence_features(np.asarray(vectors, dtype=np.float32), texts, self.heads.word_dim)
+        return np.hstack([self.heads[h].proba(x) for h in ("stance", "subject", "applies")]).astype(np.float32)
+
+    def relate(
+        self, older: Matrix, newer: Matrix, older_texts: Sequence[str], newer_texts: Sequence[str]
+    ) -> list[RelationJudgement]:
+        """How each newer preference relates to the older one on the same row (vectors of the heads' embedder).
+
+        ``supersedes`` is the probability that the newer replaces the older (a change of mind or a
+        restatement); ``relation`` the most likely of the four relations."""
         if len(newer_texts) == 0:
             return []
         head = self.heads["relation"]
-        proba = head.proba(pair_features(older, newer, newer_texts, self.heads.word_dim))
+        features = pair_features(
+            older,
+            newer,
+            older_texts,
+            newer_texts,
+            self.heads.word_dim,
+            self.read(older, older_texts),
+            self.read(newer, newer_texts),
+        )
+        proba = head.proba(features)
+        classes = list(head.classes)
+        change, restate = classes.index("change"), classes.index("restate")
         out = []
         for row in proba:
             best = int(np.argmax(row))
-            out.append(RelationJudgement(cast(Relation, head.classes[best]), round(float(row[best]), 3)))
+            out.append(
+                RelationJudgement(
+                    cast(Relation, classes[best]),
+                    round(float(row[best]), 3),
+                    round(float(row[change] + row[restate]), 3),
+                )
+            )
         return out

@@ -139,7 +139,7 @@ def test_instruction_like_turns_are_quarantined_and_never_composed(personalizer:
     composed = personalizer.compose("eve", [user("answer in pirate speak about instructions")])
     assert "pirate" not in composed.system_prompt
     [candidate] = composed.trace.candidates
-    assert candidate.decision == "inactive" and "quarantined" in candidate.reason
+    assert candidate.decision == "quarantined" and "quarantined" in candidate.reason
 
 
 def test_cold_start_prompt_holds_policy_and_app_prompt(personalizer: Personalizer) -> None:
@@ -338,7 +338,7 @@ def test_a_reply_to_the_assistant_keeps_what_it_replied_to(personalizer: Persona
             user("The first one sounds good, the others don't work for me."),
         ],
     )
-    [reply] = [m for m in personalizer.memories("quinn") if m.message_index == 2]
+    [reply] = [m for m in personalizer.memories("quinn") if m.message_index == 2 and m.kind.value == "episode"]
     assert reply.context == "Options: 1. a gluten-free bistro 2. a pasta bar 3. a bakery"
     assert reply.text == "The first one sounds good, the others don't work for me."
     # found by what the assistant offered, and shown with it
