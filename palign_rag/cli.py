@@ -255,7 +255,17 @@ def _cmd_memories(args: argparse.Namespace) -> int:
     for memory in memories:
         text = " ".join(memory.text.split())
         text = text if len(text) <= 90 else text[:87] + "..."
-        print(f"{memory.id}  {memory.kind.value:<10} {memory.status.value:<11} {memory.created_at:%Y-%m-%d}  {text}")
+        applies = memory.applies or ""
+        print(
+            f"{memory.id}  {memory.kind.value:<10} {applies:<8} {memory.status.value:<11} "
+            f"{memory.created_at:%Y-%m-%d}  {text}"
+        )
+        if memory.understanding is not None:
+            print(f"    read as: {memory.understanding.reason}")
+        if memory.status_reason:
+            print(f"    {memory.status.value}: {memory.status_reason}")
+        elif memory.quarantine_reason:
+            print(f"    quarantined: {memory.quarantine_reason}")
     return 0
 
 

@@ -349,19 +349,26 @@ class Personalizer:
         self, scope: Scope, chunk: Sequence[Turn], times: Sequence[datetime], origin: str | None
     ) -> list[tuple[Memory, Matrix]]:
         """Understand the sentences of these turns and make their memories, each with its vector."""
-        sentences = list(dict.fromkeys(s for turn in chunk for s in turn.sentences))
+        said = [(t, s) for t, turn in enumerate(chunk) for s in turn.sentences]
+        unique = list(dict.fromkeys(s for _, s in said))
         vectors: dict[str, Matrix] = {}
-        understood: dict[str, Understanding] = {}
-        if sentences:
-            matrix = self.embedder.embed(sentences)
-            vectors.update(zip(sentences, matrix))
-            judged = self.understander.understand(sentences, matrix, embedder_name=self.embedder.name)
-            understood.update(zip(sentences, judged))
+        understood: dict[tuple[int, str], Understanding] = {}
+        if unique:
+            vectors.update(zip(unique, self.embedder.embed(unique)))
+            judged = self.understander.understand(
+                [s for _, s in said],
+                np.stack([vectors[s] for _, s in said]),
+                embedder_name=self.embedder.name,
+                user=scope.key,
+                turns=[t for t, _ in said],
+            )
+            understood.update(zip(said, judged))
         out: list[tuple[Memory, Matrix | None]] = []
-        for turn in chunk:
+        for t, turn in enumerate(chunk):
             when = times[turn.message_index]
-            preferences = [s for s in turn.sentences if understood[s].preference]
-            instruction = next((understood[s] for s in turn.sentences if understood[s].instruction), None)
+            read = {s: understood[(t, s)] for s in turn.sentences}
+            preferences = [s for s in turn.sentences if read[s].preference]
+            instruction = next((read[s] for s in turn.sentences if read[s].instruction), None)
             for sentence in dict.fromkeys(preferences):
                 memory = self._memory(scope, turn, sentence, MemoryKind.PREFERENCE, when, origin)
                 violation = self.policy.violation(sentence)
@@ -369,7 +376,7 @@ class Personalizer:
                     memory = memory.model_copy(
                         update={"status": MemoryStatus.QUARANTINED, "quarantine_reason": violation}
                     )
-                out.append((self._with_understanding(memory, understood[sentence]), vectors[sentence]))
+                out.append((self._with_understanding(memory, read[sentence]), vectors[sentence]))
             # The turn is kept whole when it says more than its preferences, or answers the assistant
             # ("the first one sounds good" means little without what was offered).
             if turn.role != "user" or len(preferences) < turn.sentence_count or turn.context is not None:

@@ -14,8 +14,9 @@ def candidate_line(candidate: Candidate, width: int = 80) -> str:
     text = text if len(text) <= width else text[: width - 3] + "..."
     lexical = f"#{candidate.lexical_rank + 1}" if candidate.lexical_rank is not None else "-"
     when = f" time={candidate.temporal:.2f}" if candidate.temporal is not None else ""
+    applies = {"always": "always", "topical": "topical"}.get(candidate.memory.applies or "", "")
     return (
-        f"  {candidate.decision:<18} {candidate.memory.tier.value:<8} sim={candidate.dense:+.3f} "
+        f"  {candidate.decision:<18} {candidate.memory.tier.value:<8} {applies:<7} sim={candidate.dense:+.3f} "
         f"words={lexical:<4}{when} score={candidate.score:.3f}  {text}"
     )
 
@@ -40,6 +41,9 @@ def trace_text(composed: ComposedPrompt) -> str:
         lines.append(candidate_line(candidate))
         if candidate.decision != "used" and candidate.reason:
             lines.append(f"      why: {candidate.reason}")
+        understood = candidate.memory.understanding
+        if understood is not None and candidate.memory.kind.value != "episode":
+            lines.append(f"      read as: {understood.reason}")
     if not trace.candidates:
         lines.append("  (none: this user has no memories yet, so the prompt holds only the policy and the app prompt)")
     return "\n".join(lines)

@@ -36,11 +36,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from palign_rag.embed import SentenceTransformerEmbedder  # noqa: E402
+from palign_rag.extract import MAX_SENTENCE_CHARS, MAX_SENTENCES, split_sentences  # noqa: E402
 from palign_rag.understand.corpus import LabelledPair, LabelledText, read_labelled, read_pairs  # noqa: E402
 from palign_rag.understand.features import pair_features, sentence_features  # noqa: E402
 from palign_rag.understand.labels import ALWAYS_SUBJECTS, CONFLICTS, SUBJECTS  # noqa: E402
 
 WEIGHTS = ROOT / "palign_rag" / "understand" / "weights"
+
+
+def readable_sentences(text: str) -> list[str]:
+    """The sentences of a turn that ingest reads (the same split and limits)."""
+    return [s for s in split_sentences(text)[:MAX_SENTENCES] if len(s) <= MAX_SENTENCE_CHARS]
 
 
 def writer_of(item: LabelledText) -> str:
@@ -144,11 +150,43 @@ def main() -> None:
         heads[name] = fit(sub, y, args.model, args.c)
         return oof
 
-    # preference (instruction-like text is never a preference)
+    # preference: a sentence head and a turn head, decided together as ingest does (see LocalUnderstander)
+    pieces = [readable_sentences(i.text) for i in items]
+    piece_texts = sorted({p for ps in pieces for p in ps})
+    piece_vectors = dict(zip(piece_texts, embedder.embed(piece_texts)))
+    turn_v = np.zeros_like(vectors)
+    for r, ps in enumerate(pieces):
+        if ps:
+            turn_v[r] = np.sum([piece_vectors[p] for p in ps], axis=0)
+            turn_v[r] /= max(float(np.linalg.norm(turn_v[r])), 1e-9)
+    xt = sentence_features(turn_v, [" ".join(ps) for ps in pieces], args.word_dim)
     rows = [r for r, i in enumerate(items) if "preference" in i.labels]
     truth = np.array([bool(items[r].labels["preference"]) for r in rows])
-    oof = train_head("preference", rows, ["yes" if t else "no" for t in truth])
-    thresholds["preference"], figures["preference_f1_oof"] = best_f1_threshold(oof[:, 1], truth)
+    y = np.array(["yes" if t else "no" for t in truth])
+    p_turn = np.zeros(len(rows))
+    p_piece: list[list[float]] = [[] for _ in rows]
+    row_groups = np.array([groups[r] for r in rows])
+    for group in sorted(set(row_groups.tolist())):
+        held = row_groups == group
+        sentence_clf = fit(x[rows][~held], y[~held], args.model, args.c)
+        turn_clf = fit(xt[rows][~held], y[~held], args.model, args.c)
+        p_turn[held] = turn_clf.predict_proba(xt[rows][held])[:, 1]
+        for j in np.where(held)[0]:
+            ps = pieces[rows[j]]
+            if ps:
+                px_ = sentence_features(np.stack([piece_vectors[p] for p in ps]), ps, args.word_dim)
+                p_piece[j] = sentence_clf.predict_proba(px_)[:, 1].tolist()
+    best = (0.5, 0.0, -1.0)
+    for ts in np.arange(0.2, 0.81, 0.02):
+        said = np.array([any(p >= ts for p in ps) for ps in p_piece])
+        for tt in np.arange(0.0, 0.81, 0.05):
+            pred = said & (p_turn >= tt)
+            score = f1(int((pred & truth).sum()), int((pred & ~truth).sum()), int((~pred & truth).sum()))
+            if score > best[2] + 1e-9:
+                best = (float(ts), float(tt), score)
+    thresholds["preference"], thresholds["turn"], figures["preference_f1_oof"] = best
+    heads["preference"] = fit(x[rows], y, args.model, args.c)
+    heads["turn"] = fit(xt[rows], y, args.model, args.c)
     # instruction-like
     rows = [r for r, i in enumerate(items) if "instruction" in i.labels]
     truth = np.array([bool(items[r].labels["instruction"]) for r in rows])
@@ -249,7 +287,7 @@ def main() -> None:
     card_heads: dict[str, Any] = {}
     for name, clf in heads.items():
         classes, layers = export(clf)
-        if name in ("preference", "instruction"):
+        if name in ("preference", "instruction", "turn"):
             classes = ["no", "yes"]
         for i, (w, b) in enumerate(layers):
             arrays[f"{name}.w{i}"] = w.astype(np.float16 if w.size > 200_000 else np.float32)

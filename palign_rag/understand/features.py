@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["hashed_words", "pair_features", "sentence_features"]
+__all__ = ["hashed_words", "pair_features", "sentence_features", "turn_vectors"]
 
 Matrix = npt.NDArray[np.float32]
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[?!]")
@@ -56,6 +56,20 @@ def sentence_features(vectors: Matrix, texts: Sequence[str], word_dim: int) -> M
     if word_dim <= 0:
         return vectors
     return np.hstack([vectors, hashed_words(texts, word_dim)]).astype(np.float32, copy=False)
+
+
+def turn_vectors(vectors: Matrix, groups: Sequence[int]) -> tuple[Matrix, list[int]]:
+    """The unit-norm mean of the sentence vectors of each turn (``groups[i]`` is the turn of row ``i``), and the
+    turn ids in order. A turn's meaning without a second model pass over the whole turn."""
+    order = list(dict.fromkeys(groups))
+    index = {g: i for i, g in enumerate(order)}
+    sums = np.zeros((len(order), np.asarray(vectors).shape[1]), dtype=np.float32)
+    for row, group in enumerate(groups):
+        sums[index[group]] += vectors[row]
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    out: Matrix = (sums / norms).astype(np.float32)
+    return out, order
 
 
 def pair_features(

@@ -45,6 +45,7 @@ class Understander(Protocol):
     text it cannot read (it decides with less confidence instead). ``vectors`` are the texts' embeddings by
     the embedder named ``embedder_name`` (an implementation may ignore them). ``force_preference`` means the
     caller states the texts are preferences (``remember``): applies, subject and stance are still decided.
+    ``turns[i]`` names the turn text ``i`` was said in, so a sentence can be read in its turn.
     ``local`` is the shipped ``LocalUnderstander`` used for relations between preferences and for questions.
     """
 
@@ -62,6 +63,7 @@ class Understander(Protocol):
         embedder_name: str | None = None,
         force_preference: bool = False,
         user: str | None = None,
+        turns: Sequence[int] | None = None,
     ) -> list[Understanding]: ...
 
 
@@ -166,8 +168,11 @@ class LLMUnderstander:
         embedder_name: str | None = None,
         force_preference: bool = False,
         user: str | None = None,
+        turns: Sequence[int] | None = None,
     ) -> list[Understanding]:
-        local = self._local.understand(texts, vectors, embedder_name=embedder_name, force_preference=force_preference)
+        local = self._local.understand(
+            texts, vectors, embedder_name=embedder_name, force_preference=force_preference, turns=turns
+        )
         out = list(local)
         allowed = self._allowance(user, len(texts))
         for start in range(0, allowed, self.batch_size):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from .features import Matrix, pair_features, sentence_features
+from .features import Matrix, pair_features, sentence_features, turn_vectors
 from .heads import HeadSet
 from .labels import ALWAYS_SUBJECTS, CONFLICTS, SUBJECTS, TOPIC_SUBJECTS, Applies, Relation, Stance, Understanding
 
@@ -97,14 +97,31 @@ class LocalUnderstander:
         embedder_name: str | None = None,
         force_preference: bool = False,
         user: str | None = None,
+        turns: Sequence[int] | None = None,
     ) -> list[Understanding]:
         """One ``Understanding`` per text. ``vectors`` are reused when ``embedder_name`` is the heads' embedder;
-        ``force_preference`` takes the texts as preferences (the caller says so) and decides the rest."""
+        ``force_preference`` takes the texts as preferences (the caller says so) and decides the rest.
+
+        ``turns[i]`` is the turn text ``i`` was said in (default: each text is a turn of its own). A sentence is
+        a preference when the sentence reads as one *and* its turn reads as stating one: "Use a formal tone."
+        inside "Write a cover letter for a nursing job. Use a formal tone." is part of a task, not a standing
+        wish."""
         if not texts:
             return []
-        x = sentence_features(self.vectors_for(texts, vectors, embedder_name), texts, self.heads.word_dim)
+        v = self.vectors_for(texts, vectors, embedder_name)
+        x = sentence_features(v, texts, self.heads.word_dim)
         p_instruction = self.heads["instruction"].proba(x)[:, 1]
         p_preference = self.heads["preference"].proba(x)[:, 1]
+        if "turn" in self.heads.heads:
+            groups = list(turns) if turns is not None else list(range(len(texts)))
+            turn_v, order = turn_vectors(v, groups)
+            joined = [" ".join(t for t, g in zip(texts, groups) if g == group) for group in order]
+            p_turn_of = dict(
+                zip(order, self.heads["turn"].proba(sentence_features(turn_v, joined, self.heads.word_dim))[:, 1])
+            )
+            p_turn = np.array([p_turn_of[g] for g in groups], dtype=np.float32)
+        else:
+            p_turn = np.ones(len(texts), dtype=np.float32)
         p_always = self.heads["applies"].proba(x)[:, list(self.heads["applies"].classes).index("always")]
         p_subject = self._subject_columns(self.heads["subject"].proba(x))
         p_negative = self.heads["stance"].proba(x)[:, list(self.heads["stance"].classes).index("negative")]
@@ -116,8 +133,10 @@ class LocalUnderstander:
         for i in range(len(texts)):
             instruction = bool(p_instruction[i] >= self.threshold("instruction"))
             confidence = {"instruction": round(float(max(p_instruction[i], 1 - p_instruction[i])), 3)}
-            preference = (force_preference or bool(p_preference[i] >= self.threshold("preference"))) and not instruction
-            confidence["preference"] = round(float(max(p_preference[i], 1 - p_preference[i])), 3)
+            said = bool(p_preference[i] >= self.threshold("preference") and p_turn[i] >= self.threshold("turn", 0.0))
+            preference = (force_preference or said) and not instruction
+            p_both = float(min(p_preference[i], p_turn[i]))
+            confidence["preference"] = round(max(p_both, 1 - p_both), 3)
             if not preference:
                 subject = self._best(p_subject[i], SUBJECTS, none=True)
                 out.append(

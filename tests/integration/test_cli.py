@@ -52,11 +52,16 @@ def test_remember_list_inspect_forget(capsys: pytest.CaptureFixture[str], tmp_pa
     composed = json.loads(out)
     assert composed["messages"][0]["role"] == "system"
     assert composed["messages"][-1] == {"role": "user", "content": "How far is Paris from Lyon?"}
-    assert {c["decision"] for c in composed["trace"]["candidates"]} == {"used"}
+    decisions = {c["memory"]["text"]: c["decision"] for c in composed["trace"]["candidates"]}
+    # units apply to every answer; a food preference is left out of a question about distances
+    assert decisions == {"I prefer metric units.": "used", "I avoid spicy food.": "dropped_relevance"}
     assert composed["trace"]["tokens"]["policy"] > 0 and composed["trace"]["policy_id"] == "palign-default"
 
     code, out, _ = run(capsys, "inspect", "--home", home, "--user", "zoe", "How far is Paris?")
     assert "=== composed system prompt ===" in out and "I prefer metric units." in out
+    assert "read as: preference" in out and "topical (food_drink) and the question does not touch it" in out
+    code, out, _ = run(capsys, "memories", "--home", home, "--user", "zoe")
+    assert "read as: preference" in out and "always" in out and "topical" in out
 
     code, out, _ = run(capsys, "forget", "--home", home, "--user", "zoe", "--id", memory_id)
     assert code == 0 and "deleted 1 memory" in out
