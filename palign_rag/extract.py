@@ -20,8 +20,14 @@ __all__ = ["MAX_SENTENCES", "MAX_SENTENCE_CHARS", "Turn", "split_sentences", "tu
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 MAX_SENTENCE_CHARS = 400
 """Longer sentences (pasted text, code, logs) are not read as preferences; the turn is still stored."""
-MAX_SENTENCES = 12
-"""Only the first sentences of a long turn are read (a preference is stated up front, not in a pasted document)."""
+READ_FIRST = 2
+READ_LAST = 1
+"""Of a longer turn, only the first ``READ_FIRST`` and the last ``READ_LAST`` sentences are read: a wish is said
+before or after what the turn is about, not inside a pasted document or code. Why a cap at all: every sentence
+read is embedded, and reading every sentence of real chat turns (PrefEval's filler conversations: 316 user
+turns held 1,012 sentences) made ingest 1.49x slower than before the understanding layer
+(``benchmarks/bench_ingest.py``; the issue allows 1.25x); three first sentences and a words-only screen, 1.27x."""
+MAX_SENTENCES = READ_FIRST + READ_LAST
 _MAX_CONTEXT_CHARS = 400
 
 
@@ -43,6 +49,13 @@ class Turn:
 def split_sentences(text: str) -> list[str]:
     """Split text into sentences on end punctuation and line breaks."""
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+def readable(text: str) -> list[str]:
+    """The sentences of a user turn that the understanding layer reads (see ``READ_FIRST``)."""
+    sentences = split_sentences(text)
+    chosen = sentences if len(sentences) <= MAX_SENTENCES else sentences[:READ_FIRST] + sentences[-READ_LAST:]
+    return [s for s in chosen if len(s) <= MAX_SENTENCE_CHARS]
 
 
 def _answered(messages: Sequence[dict[str, Any]], index: int) -> str | None:
@@ -68,9 +81,9 @@ def turns(messages: Sequence[dict[str, Any]], *, include_assistant: bool = False
         if not text:
             continue
         if role == "user":
-            sentences = split_sentences(text)
-            readable = tuple(s for s in sentences[:MAX_SENTENCES] if len(s) <= MAX_SENTENCE_CHARS)
-            found.append(Turn(text, role, index, readable, _answered(messages, index), len(sentences)))
+            found.append(
+                Turn(text, role, index, tuple(readable(text)), _answered(messages, index), len(split_sentences(text)))
+            )
         elif role == "assistant" and include_assistant:
             found.append(Turn(text, role, index))
     return found

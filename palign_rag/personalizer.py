@@ -349,7 +349,8 @@ class Personalizer:
         self, scope: Scope, chunk: Sequence[Turn], times: Sequence[datetime], origin: str | None
     ) -> list[tuple[Memory, Matrix]]:
         """Understand the sentences of these turns and make their memories, each with its vector."""
-        said = [(t, s) for t, turn in enumerate(chunk) for s in turn.sentences]
+        passed = self.understander.screen([" ".join(turn.sentences) for turn in chunk])
+        said = [(t, s) for t, turn in enumerate(chunk) if passed[t] for s in turn.sentences]
         unique = list(dict.fromkeys(s for _, s in said))
         vectors: dict[str, Matrix] = {}
         understood: dict[tuple[int, str], Understanding] = {}
@@ -366,9 +367,9 @@ class Personalizer:
         out: list[tuple[Memory, Matrix | None]] = []
         for t, turn in enumerate(chunk):
             when = times[turn.message_index]
-            read = {s: understood[(t, s)] for s in turn.sentences}
-            preferences = [s for s in turn.sentences if read[s].preference]
-            instruction = next((read[s] for s in turn.sentences if read[s].instruction), None)
+            read = {s: understood[(t, s)] for s in turn.sentences if (t, s) in understood}
+            preferences = [s for s in read if read[s].preference]
+            instruction = next((u for u in read.values() if u.instruction), None)
             for sentence in dict.fromkeys(preferences):
                 memory = self._memory(scope, turn, sentence, MemoryKind.PREFERENCE, when, origin)
                 violation = self.policy.violation(sentence)

@@ -11,7 +11,10 @@ The decision comes from the relation head of the understanding layer, a classifi
 preferences' embeddings and the newer one's words, trained on the project's own pairs
 (``training/pairs/``); no word list. Rules kept on top: the later one (by ``created_at``) is the newer,
 whatever order they were written in; two preferences from one message never replace each other; a
-preference only inferred never replaces one the user stated; only active preferences replace anything.
+preference only inferred never replaces one the user stated; only active preferences replace anything; a new
+preference replaces at most one older one, the likeliest (the relation head judges pairs, and a user with k
+preferences gives k pairs per new one: letting every pair over the threshold count made one new statement
+replace several unrelated ones in a hand-made ten-preference history).
 """
 
 from __future__ import annotations
@@ -76,7 +79,8 @@ def replacements(
             newer_texts = [memory.text if first else m.text for (m, _), first in zip(others, older_first)]
             older_texts = [m.text if first else memory.text for (m, _), first in zip(others, older_first)]
             judgements = understander.relate(older, newer, older_texts, newer_texts)
-            for (other, _), first, judged in zip(others, older_first, judgements):
+            ranked = sorted(zip(others, older_first, judgements), key=lambda o: -o[2].supersedes)
+            for (other, _), first, judged in ranked[:1]:  # a change of mind is about one earlier statement
                 if judged.supersedes < threshold:
                     continue
                 old, fresh = (other, memory) if first else (memory, other)

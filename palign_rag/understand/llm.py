@@ -55,6 +55,8 @@ class Understander(Protocol):
     @property
     def local(self) -> LocalUnderstander: ...
 
+    def screen(self, turn_texts: Sequence[str]) -> list[bool]: ...
+
     def understand(
         self,
         texts: Sequence[str],
@@ -146,6 +148,10 @@ class LLMUnderstander:
     @property
     def local(self) -> LocalUnderstander:
         return self._local
+
+    def screen(self, turn_texts: Sequence[str]) -> list[bool]:
+        """Every turn is read: the LLM sees all sentences (within the per-user cap)."""
+        return [True] * len(turn_texts)
 
     def _allowance(self, user: str | None, wanted: int) -> int:
         """How many of ``wanted`` texts this user may still send to the LLM this hour (and count them)."""

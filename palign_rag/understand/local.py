@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from .features import Matrix, pair_features, sentence_features, turn_vectors
+from .features import Matrix, hashed_words, pair_features, sentence_features, turn_vectors
 from .heads import HeadSet
 from .labels import ALWAYS_SUBJECTS, CONFLICTS, SUBJECTS, TOPIC_SUBJECTS, Applies, Relation, Stance, Understanding
 
@@ -88,6 +88,16 @@ class LocalUnderstander:
     def local(self) -> LocalUnderstander:
         """Itself (the ``Understander`` protocol's heads for relations and questions)."""
         return self
+
+    def screen(self, turn_texts: Sequence[str]) -> list[bool]:
+        """For each turn (its readable sentences joined), whether it may state a preference or carry
+        instruction-like text: a words-only head, no embedding, set to let through nearly every turn that
+        does (see the card's ``screen`` threshold). Ingest embeds and reads only the sentences of turns that
+        pass."""
+        if "screen" not in self.heads.heads or not turn_texts:
+            return [True] * len(turn_texts)
+        p = self.heads["screen"].proba(hashed_words(turn_texts, self.heads.word_dim))[:, 1]
+        return [bool(v >= self.threshold("screen", 0.0)) for v in p]
 
     def understand(
         self,

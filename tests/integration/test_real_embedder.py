@@ -32,7 +32,11 @@ def test_the_relevant_preference_and_episode_rank_first(real: Personalizer) -> N
     composed = real.compose("ana", [user("What snacks should I bake for the kids' party?")])
     used = composed.trace.used()
     preferences = [c for c in composed.trace.candidates if c.memory.kind.value == "preference"]
-    assert preferences[0].memory.text == "I have a severe peanut allergy."
+    assert preferences[0].memory.text == "I prefer answers in British English."  # always-on, first in line
+    topical = [c for c in preferences if c.memory.applies == "topical"]
+    assert topical[0].memory.text == "I have a severe peanut allergy." and topical[0].decision == "used"
+    novels = next(c for c in preferences if "science fiction" in c.memory.text)
+    assert novels.decision == "dropped_relevance"  # a party-snacks question does not touch reading
     episodes = [c for c in used if c.memory.kind.value == "episode"]
     assert episodes and "birthday party" in episodes[0].memory.text
     assert "printer" not in composed.system_prompt
@@ -58,18 +62,28 @@ def test_the_real_model_tells_a_changed_mind_from_a_second_taste(real: Personali
     spicy = real.remember("eve", "I love spicy food")
     italian = real.remember("eve", "I like Italian food")
     coffee = real.remember("eve", "I drink coffee every morning")
-    vegetarian = real.remember("eve", "I'm vegetarian")
-    gamified = real.remember("eve", "I have a strong aversion to gamified learning apps")
     changed = real.remember("eve", "I can't stand spicy food anymore")
     japanese = real.remember("eve", "I now also like Japanese food")
     quit = real.remember("eve", "I've quit coffee")
-    vegan = real.remember("eve", "I'm vegan now")
-    dislike = real.remember("eve", "I strongly dislike gamified learning approaches")
+    stored = {m.id: m for m in real.memories("eve")}
+    assert stored[spicy.id].superseded_by == changed.id  # a change of mind
+    assert stored[coffee.id].superseded_by == quit.id  # said without any change word
+    assert stored[italian.id].status.value == "active"  # "also" adds a taste, it replaces nothing
     composed = real.compose("eve", [user("Plan a day out for me with breakfast, lunch and a museum.")])
     decision = {c.memory.id: c.decision for c in composed.trace.candidates}
-    assert {decision[m.id] for m in (spicy, vegetarian)} == {"superseded"}
-    # "I've quit coffee" is only 0.60 similar to the morning coffee: below the threshold, both are kept.
-    assert {decision[m.id] for m in (coffee, changed, quit, vegan, italian, japanese, gamified, dislike)} == {"used"}
+    assert decision[spicy.id] == decision[coffee.id] == "superseded"
+    assert decision[japanese.id] != "superseded"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known error of the relation head: 'I now also like Japanese food' is taken to replace "
+    "'I can't stand spicy food anymore' (same subject, different stance); issue [3] note",
+)
+def test_adding_a_taste_does_not_replace_a_dislike_on_the_same_subject(real: Personalizer) -> None:
+    changed = real.remember("fay", "I can't stand spicy food anymore")
+    real.remember("fay", "I now also like Japanese food")
+    assert next(m for m in real.memories("fay") if m.id == changed.id).status.value == "active"
 
 
 def test_a_date_in_the_question_finds_the_episode_from_that_day(real: Personalizer) -> None:

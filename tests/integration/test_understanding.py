@@ -98,7 +98,7 @@ def test_always_on_preferences_reach_unrelated_questions_and_topical_ones_do_not
     assert "topical (food_drink)" in decisions[topical.id].reason
     dinner = personalizer.compose("pat", [user("What should I cook for dinner tonight?")])
     assert topical.id in [c.memory.id for c in dinner.trace.used()]
-    assert [c.memory.id for c in dinner.trace.used()][0] == always.id  # always-on first in line
+    assert next(c.memory.id for c in dinner.trace.used()) == always.id  # always-on first in line
 
 
 def _llm(answers: list[str]) -> tuple[FunctionBackend, list[dict[str, Any]]]:
