@@ -7,10 +7,12 @@ the number of items it is computed over (its denominator); a figure over no item
 - ``preference``: precision, recall and F1 of "is a preference" (items with a ``preference`` label).
 - ``scope``: accuracy of ``always`` / ``topical`` (the layer's ``applies``) over items labelled with a scope,
   that is labelled preferences. A preference the layer missed has no ``applies`` and counts as wrong: the
-  figure is what a user gets end to end, not the scope head on its own.
+  figure is what a user gets end to end; ``accuracy_among_found`` is the same over the labelled preferences
+  the layer found (the scope head on its own).
 - ``subject``: accuracy over items with a ``subject`` label, ``null`` included ("no clear subject" is a
   label too).
-- ``stance``: accuracy over labelled preferences with a stance (a missed preference counts as wrong).
+- ``stance``: accuracy over labelled preferences with a stance (a missed preference counts as wrong), and
+  ``accuracy_among_found`` as for scope.
 - ``instruction``: recall over items labelled ``true``, false-positive rate over items labelled ``false``,
   precision over the items the layer flags.
 - ``conflict``: recall of "asks to drop a value" (any category) over items labelled with a conflict;
@@ -161,7 +163,11 @@ def _accuracy(
     label: str, decided: Callable[[Understanding], object]
 ) -> Callable[[Sequence[_Scored]], dict[str, Figure | F1]]:
     def score(scored: Sequence[_Scored]) -> dict[str, Figure | F1]:
-        return {"accuracy": _share(scored, lambda _: True, lambda s: decided(s.got) == s.labels[label])}
+        right = lambda s: decided(s.got) == s.labels[label]  # noqa: E731
+        figures: dict[str, Figure | F1] = {"accuracy": _share(scored, lambda _: True, right)}
+        if label in ("scope", "stance"):  # the head on its own: among the labelled preferences the layer found
+            figures["accuracy_among_found"] = _share(scored, lambda s: s.got.preference, right)
+        return figures
 
     return score
 
