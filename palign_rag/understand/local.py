@@ -8,6 +8,7 @@ embeds the texts once more with the bundled model (one extra pass, only for the 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,9 +114,9 @@ class LocalUnderstander:
         ``force_preference`` takes the texts as preferences (the caller says so) and decides the rest.
 
         ``turns[i]`` is the turn text ``i`` was said in (default: each text is a turn of its own). A sentence is
-        a preference when the sentence reads as one *and* its turn reads as stating one: "Use a formal tone."
-        inside "Write a cover letter for a nursing job. Use a formal tone." is part of a task, not a standing
-        wish."""
+        a preference when it reads as one and, in a turn of several sentences, the turn reads as stating one:
+        "Use a formal tone." inside "Write a cover letter for a nursing job. Use a formal tone." is part of a
+        task, not a standing wish."""
         if not texts:
             return []
         v = self.vectors_for(texts, vectors, embedder_name)
@@ -126,9 +127,10 @@ class LocalUnderstander:
             groups = list(turns) if turns is not None else list(range(len(texts)))
             turn_v, order = turn_vectors(v, groups)
             joined = [" ".join(t for t, g in zip(texts, groups) if g == group) for group in order]
-            p_turn_of = dict(
-                zip(order, self.heads["turn"].proba(sentence_features(turn_v, joined, self.heads.word_dim))[:, 1])
-            )
+            turn_p = self.heads["turn"].proba(sentence_features(turn_v, joined, self.heads.word_dim))[:, 1]
+            sizes = Counter(groups)
+            # a one-sentence turn has no task around it to read: the sentence alone decides
+            p_turn_of = {g: (float(p) if sizes[g] > 1 else 1.0) for g, p in zip(order, turn_p)}
             p_turn = np.array([p_turn_of[g] for g in groups], dtype=np.float32)
         else:
             p_turn = np.ones(len(texts), dtype=np.float32)
