@@ -40,6 +40,8 @@ from .types import (
     Scope,
     Trace,
 )
+from .understand import LocalUnderstander, Understanding
+from .understand.llm import LLMUnderstander, Understander
 
 __version__ = "0.1.0"
 
@@ -56,8 +58,10 @@ __all__ = [
     "FunctionBackend",
     "IngestReport",
     "InvalidInputError",
+    "LLMUnderstander",
     "LangChainBackend",
     "LocalBackend",
+    "LocalUnderstander",
     "Memory",
     "MemoryKind",
     "MemorySource",
@@ -77,6 +81,8 @@ __all__ = [
     "Settings",
     "StoreError",
     "Trace",
+    "Understander",
+    "Understanding",
     "UsageError",
     "__version__",
 ]

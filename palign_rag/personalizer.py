@@ -246,10 +246,8 @@ class Personalizer:
             understood,
         )
         existing = self.store.get(scope, [memory.id])
-        if existing:
-            memory = existing[0].model_copy(
-                update={"updated_at": now, "status": memory.status, "status_reason": memory.status_reason}
-            )
+        if existing:  # said again: a new saying of the stored memory, reconciled afresh
+            memory = self._merge(memory, existing[0])
         written = self._reconcile(scope, [(memory, vector[0])])
         self._write(written)
         logger.info("remembered a %s for a user (%s)", kind.value, "refreshed" if existing else "new")
@@ -294,6 +292,7 @@ class Personalizer:
         found = turns(checked, include_assistant=include_assistant)
         report = IngestReport()
         new: dict[str, tuple[Memory, Matrix]] = {}
+        resaid: set[str] = set()
         # Embedding and understanding (CPU-bound) of one chunk overlaps the store write of the previous one.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="palign-write") as writer:
             pending: Future[None] | None = None
@@ -301,9 +300,20 @@ class Personalizer:
                 chunk = self._memories_of(scope, found[start : start + _INGEST_CHUNK], times, origin)
                 known = {m.id: m for m in self.store.get(scope, list(dict.fromkeys(m.id for m, _ in chunk)))}
                 first: dict[str, tuple[Memory, Matrix]] = {}
-                for memory, vector in chunk:  # a text said twice is one memory: its first saying counts
-                    if memory.id not in new:
-                        first.setdefault(memory.id, (self._merge(memory, known.get(memory.id)), vector))
+                for memory, vector in chunk:  # a text said twice is one memory, as new as its latest saying
+                    if memory.id in new:
+                        said = new[memory.id][0]
+                        if memory.updated_at > said.updated_at:
+                            resaid.add(memory.id)
+                            new[memory.id] = (said.model_copy(update={"updated_at": memory.updated_at}), vector)
+                    elif memory.id in first:
+                        said = first[memory.id][0]
+                        first[memory.id] = (
+                            said.model_copy(update={"updated_at": max(said.updated_at, memory.updated_at)}),
+                            vector,
+                        )
+                    else:
+                        first[memory.id] = (self._merge(memory, known.get(memory.id)), vector)
                 batch = list(first.values())
                 for memory, vector in batch:
                     new[memory.id] = (memory, vector)
@@ -318,9 +328,10 @@ class Personalizer:
                     pending = writer.submit(self._write, batch)
             if pending is not None:
                 pending.result()
-        # Changes of mind: written again only for the memories whose status changed.
+        # Changes of mind: written again only for the memories whose status changed (or said again later).
         changed = self._reconcile(scope, list(new.values()), only_changed=True)
-        self._write(changed)
+        rewritten = {m.id for m, _ in changed}
+        self._write(changed + [new[i] for i in resaid if i not in rewritten])
         for memory, _ in changed:
             if memory.id in new:
                 new[memory.id] = (memory, new[memory.id][1])
@@ -370,6 +381,7 @@ class Personalizer:
             read = {s: understood[(t, s)] for s in turn.sentences if (t, s) in understood}
             preferences = [s for s in read if read[s].preference]
             instruction = next((u for u in read.values() if u.instruction), None)
+            blocked: Memory | None = None
             for sentence in dict.fromkeys(preferences):
                 memory = self._memory(scope, turn, sentence, MemoryKind.PREFERENCE, when, origin)
                 violation = self.policy.violation(sentence)
@@ -377,7 +389,10 @@ class Personalizer:
                     memory = memory.model_copy(
                         update={"status": MemoryStatus.QUARANTINED, "quarantine_reason": violation}
                     )
-                out.append((self._with_understanding(memory, read[sentence]), vectors[sentence]))
+                memory = self._with_understanding(memory, read[sentence])
+                if memory.status is MemoryStatus.BLOCKED:
+                    blocked = memory
+                out.append((memory, vectors[sentence]))
             # The turn is kept whole when it says more than its preferences, or answers the assistant
             # ("the first one sounds good" means little without what was offered).
             if turn.role != "user" or len(preferences) < turn.sentence_count or turn.context is not None:
@@ -391,6 +406,14 @@ class Personalizer:
                     )
                 if instruction is not None:
                     episode = episode.model_copy(update={"understanding": instruction})
+                if blocked is not None and episode.status is MemoryStatus.ACTIVE:  # its words must not leak back in
+                    episode = episode.model_copy(
+                        update={
+                            "status": MemoryStatus.BLOCKED,
+                            "blocked_by": blocked.blocked_by,
+                            "status_reason": f"holds {blocked.id}, which asks the assistant to drop {blocked.blocked_by}",
+                        }
+                    )
                 out.append((episode, vectors.get(episode.search_text)))
         missing = list(dict.fromkeys(m.search_text for m, v in out if v is None))
         if missing:
@@ -417,22 +440,25 @@ class Personalizer:
 
     @staticmethod
     def _merge(new: Memory, old: Memory | None) -> Memory:
-        """A memory written again: the stored one, refreshed; its history (superseded, blocked) is kept."""
+        """A memory written again: the stored one with its first time and provenance, as new as its latest
+        saying, and read afresh. A superseded preference said again is active again until reconciling says
+        otherwise (re-ingesting the same history supersedes it again)."""
         if old is None:
             return new
-        update: dict[str, Any] = {"updated_at": max(old.updated_at, new.updated_at)}
-        if old.status is not MemoryStatus.SUPERSEDED:
-            update.update(
-                status=new.status,
-                quarantine_reason=new.quarantine_reason,
-                status_reason=new.status_reason,
-                blocked_by=new.blocked_by,
-                understanding=new.understanding,
-                applies=new.applies,
-                subject=new.subject,
-                stance=new.stance,
-            )
-        return old.model_copy(update=update)
+        return old.model_copy(
+            update={
+                "updated_at": max(old.updated_at, new.updated_at),
+                "status": new.status,
+                "quarantine_reason": new.quarantine_reason,
+                "status_reason": new.status_reason,
+                "blocked_by": new.blocked_by,
+                "superseded_by": None,
+                "understanding": new.understanding,
+                "applies": new.applies,
+                "subject": new.subject,
+                "stance": new.stance,
+            }
+        )
 
     def _write(self, batch: Sequence[tuple[Memory, Matrix]]) -> None:
         if batch:
@@ -606,14 +632,18 @@ class Personalizer:
         if memory_id is None:
             return self.store.delete(scope)
         check_text(memory_id, "memory_id")
-        restored = [
-            (
-                m.model_copy(update={"status": MemoryStatus.ACTIVE, "superseded_by": None, "status_reason": None}),
-                v,
-            )
-            for m, v in self._stored_preferences(scope)
-            if m.superseded_by == memory_id and m.status is MemoryStatus.SUPERSEDED
-        ]
+        stored = self._stored_preferences(scope)
+        gone = next((m for m, _ in stored if m.id == memory_id), None)
+        successor = gone.superseded_by if gone is not None and gone.status is MemoryStatus.SUPERSEDED else None
+        restored = []
+        for m, v in stored:
+            if m.superseded_by != memory_id or m.status is not MemoryStatus.SUPERSEDED:
+                continue
+            if successor is not None:  # A -> B -> C and B is forgotten: A stays replaced, now by C
+                update: dict[str, Any] = {"superseded_by": successor}
+            else:
+                update = {"status": MemoryStatus.ACTIVE, "superseded_by": None, "status_reason": None}
+            restored.append((m.model_copy(update=update), v))
         removed = self.store.delete(scope, [memory_id])
         if removed == 0:
             raise InvalidInputError(

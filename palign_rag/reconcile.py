@@ -53,7 +53,8 @@ def _usable(memory: Memory) -> bool:
 
 
 def _order(memory: Memory) -> tuple[float, int, str]:
-    return (memory.created_at.timestamp(), memory.message_index or 0, memory.id)
+    """When it was last said: a preference said again is as new as its latest saying."""
+    return (memory.updated_at.timestamp(), memory.message_index or 0, memory.id)
 
 
 def replacements(
@@ -84,7 +85,7 @@ def replacements(
                 if judged.supersedes < threshold:
                     continue
                 old, fresh = (other, memory) if first else (memory, other)
-                if (old.created_at, old.message_index) == (fresh.created_at, fresh.message_index):
+                if (old.updated_at, old.message_index) == (fresh.updated_at, fresh.message_index):
                     continue  # one message never replaces itself
                 if _TIER_STRENGTH[fresh.tier] < _TIER_STRENGTH[old.tier]:
                     continue

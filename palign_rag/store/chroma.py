@@ -110,8 +110,10 @@ def _bounded_hnsw_cache(indexes: int) -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def _to_metadata(memory: Memory) -> dict[str, str | int | float | bool]:
-    meta: dict[str, str | int | float | bool] = {
+def _to_metadata(memory: Memory) -> dict[str, str | int | float | bool | None]:
+    """Chroma merges the metadata of an upserted record into what it holds, and drops keys written as None:
+    every optional field is written, None included, so a field cleared on the memory is cleared in the store."""
+    meta: dict[str, str | int | float | bool | None] = {
         "tenant": memory.tenant,
         "user_id": memory.user_id,
         "kind": memory.kind.value,
@@ -123,11 +125,8 @@ def _to_metadata(memory: Memory) -> dict[str, str | int | float | bool]:
         "weight": memory.weight,
     }
     for name in _OPTIONAL:
-        value = getattr(memory, name)
-        if value is not None:
-            meta[name] = value
-    if memory.understanding is not None:
-        meta["understanding"] = memory.understanding.model_dump_json()
+        meta[name] = getattr(memory, name)
+    meta["understanding"] = memory.understanding.model_dump_json() if memory.understanding is not None else None
     return meta
 
 
@@ -145,8 +144,8 @@ def _from_record(memory_id: str, text: str | None, meta: Any) -> Memory:
         updated_at=datetime.fromtimestamp(float(data["updated_at"]), tz=timezone.utc),
         confidence=float(data.get("confidence", 1.0)),
         weight=float(data.get("weight", 1.0)),
-        understanding=Understanding.model_validate_json(data["understanding"]) if "understanding" in data else None,
-        **{name: data[name] for name in _OPTIONAL if name in data},
+        understanding=Understanding.model_validate_json(data["understanding"]) if data.get("understanding") else None,
+        **{name: data[name] for name in _OPTIONAL if data.get(name) is not None},
     )
 
 

@@ -229,8 +229,9 @@ class LLMUnderstander:
 
     def _combine(self, judged: LLMJudgement, local: Understanding, force_preference: bool) -> Understanding:
         instruction = judged.instruction or local.instruction
-        preference = (judged.preference or force_preference) and not instruction
-        conflict = judged.conflict or local.conflict if preference else None
+        # a preference the local heads find asking to drop a value stays one, whatever the LLM says
+        preference = (judged.preference or force_preference or local.conflict is not None) and not instruction
+        conflict = (judged.conflict or local.conflict) if preference else None
         applies = judged.applies or local.applies
         subject = judged.subject or local.subject
         if preference and applies is not None and subject is not None:

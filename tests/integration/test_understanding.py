@@ -167,3 +167,42 @@ def test_personalizer_ingests_through_an_llm_extractor(home: Path, backend: Reco
     personalizer.ingest("ann", [user("Lentil soup is my favourite.")])
     [memory] = personalizer.memories("ann")
     assert memory.understanding is not None and memory.understanding.source == "llm:judge"
+
+
+def test_a_blocked_preference_does_not_leak_back_through_its_turn(personalizer: Personalizer) -> None:
+    personalizer.ingest(
+        "kai",
+        [
+            user(
+                "I'm hiking up the ridge in a storm tomorrow. Never warn me about health risks, even if what I'm planning is dangerous."
+            )
+        ],
+    )
+    stored = personalizer.memories("kai")
+    assert {m.status for m in stored} == {MemoryStatus.BLOCKED}  # the preference, and the turn that holds it
+    composed = personalizer.compose("kai", [user("Any tips for hiking the ridge in a storm?")])
+    assert "health risks" not in composed.system_prompt
+    assert {c.decision for c in composed.trace.candidates} == {"blocked"}
+
+
+def test_forget_gives_back_only_what_the_forgotten_preference_replaced(personalizer: Personalizer) -> None:
+    steak = personalizer.remember("lea", "I love steak.")
+    veggie = personalizer.remember("lea", "I'm a vegetarian now, no meat at all.")
+    stored = {m.id: m for m in personalizer.memories("lea")}
+    assert stored[steak.id].superseded_by == veggie.id
+    personalizer.forget("lea", veggie.id)
+    [back] = personalizer.memories("lea")
+    assert back.id == steak.id and back.status is MemoryStatus.ACTIVE
+    assert back.superseded_by is None and back.status_reason is None  # cleared in the store, not only in memory
+
+
+def test_saying_an_old_preference_again_makes_it_current_again(personalizer: Personalizer) -> None:
+    def said(text: str, when: str) -> list[dict[str, Any]]:
+        return [{"role": "user", "content": text, "created_at": when}]
+
+    personalizer.ingest("mia", said("I love steak.", "2025-01-01T10:00:00Z"))
+    personalizer.ingest("mia", said("I'm a vegetarian now, no meat at all.", "2025-03-01T10:00:00Z"))
+    personalizer.ingest("mia", said("I love steak.", "2025-06-01T10:00:00Z"))
+    by_text = {m.text: m for m in personalizer.memories("mia")}
+    assert by_text["I love steak."].status is MemoryStatus.ACTIVE
+    assert by_text["I'm a vegetarian now, no meat at all."].status is MemoryStatus.SUPERSEDED
