@@ -64,6 +64,10 @@ class SelectionConfig:
     topical_subject: float = TOPICAL_SUBJECT
     """A topical preference is also relevant when the question is read as about its subject with at least this
     probability."""
+    always_on_share: float = 0.5
+    """The share of ``memory_budget`` always-on preferences may take (they come first); the rest is left for
+    the topical preferences and episodes that fit the question, so a user with many always-on preferences
+    (or text misread as such) never crowds the relevant ones out."""
     duplicate_overlap: float = 0.8
     """An episode sharing this share of its words (Jaccard) with one already in the prompt is left out."""
 
@@ -72,6 +76,10 @@ class SelectionConfig:
             raise InvalidInputError(
                 f"SelectionConfig needs memory_budget > 0 and max_episodes >= 0, got {self.memory_budget} and "
                 f"{self.max_episodes}."
+            )
+        if not 0.0 < self.always_on_share <= 1.0:
+            raise InvalidInputError(
+                f"SelectionConfig.always_on_share is a share of the budget in (0, 1], got {self.always_on_share}."
             )
         for name in ("min_episode_similarity", "topical_similarity", "topical_subject", "duplicate_overlap"):
             value = getattr(self, name)
@@ -226,6 +234,8 @@ def select(
     of the section a tier renders into, paid once when the section gets its first line.
     """
     remaining = config.memory_budget
+    always_cap = int(config.memory_budget * config.always_on_share)
+    always_spent = 0
     opened: set[str] = set()
     episodes_taken = 0
     used: list[Candidate] = []
@@ -263,6 +273,16 @@ def select(
             candidate.decision = "dropped_budget"
             candidate.reason = f"needs {needed} tokens, {remaining} left of {config.memory_budget}"
             continue
+        always_on = tier is not Tier.EPISODE and candidate.memory.applies == "always"
+        if always_on and always_spent + needed > always_cap:
+            candidate.decision = "dropped_budget"
+            candidate.reason = (
+                f"always-on preferences may take {always_cap} of the {config.memory_budget} tokens; "
+                f"{always_cap - always_spent} left, needs {needed}"
+            )
+            continue
+        if always_on:
+            always_spent += needed
         remaining -= needed
         opened.add(section)
         candidate.decision = "used"

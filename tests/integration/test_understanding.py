@@ -206,3 +206,13 @@ def test_saying_an_old_preference_again_makes_it_current_again(personalizer: Per
     by_text = {m.text: m for m in personalizer.memories("mia")}
     assert by_text["I love steak."].status is MemoryStatus.ACTIVE
     assert by_text["I'm a vegetarian now, no meat at all."].status is MemoryStatus.SUPERSEDED
+
+
+def test_always_on_preferences_leave_room_for_the_relevant_topical_one(personalizer: Personalizer) -> None:
+    for wish in ("Keep answers short.", "Use British spelling.", "Use metric units.", "No emojis, please."):
+        personalizer.remember("ola", wish)
+    allergy = personalizer.remember("ola", "I'm allergic to peanuts.")
+    budget = 2 * max(c.tokens for c in personalizer.compose("ola", [user("hi")]).trace.used()) + 60
+    composed = personalizer.compose("ola", [user("What snack should I bake for a party?")], memory_budget=budget)
+    assert allergy.id in [c.memory.id for c in composed.trace.used()]
+    assert any("always-on preferences may take" in c.reason for c in composed.trace.candidates)

@@ -112,6 +112,8 @@ def test_an_episode_that_repeats_another_almost_word_for_word_is_left_out(person
 def test_selection_config_rejects_nonsense() -> None:
     with pytest.raises(InvalidInputError, match="topical_similarity"):
         SelectionConfig(topical_similarity=3.0)
+    with pytest.raises(InvalidInputError, match="always_on_share"):
+        SelectionConfig(always_on_share=0.0)
     with pytest.raises(InvalidInputError, match="memory_budget"):
         SelectionConfig(memory_budget=0)
 
