@@ -19,7 +19,7 @@ def real(home: Path, real_embedder: SentenceTransformerEmbedder, backend: Record
 
 def test_the_relevant_preference_and_episode_rank_first(real: Personalizer) -> None:
     real.remember("ana", "I prefer answers in British English.")
-    real.remember("ana", "I have a severe peanut allergy.")
+    real.remember("ana", "Peanuts give me a severe allergic reaction.")
     real.remember("ana", "I like science fiction novels.")
     real.ingest(
         "ana",
@@ -34,7 +34,7 @@ def test_the_relevant_preference_and_episode_rank_first(real: Personalizer) -> N
     preferences = [c for c in composed.trace.candidates if c.memory.kind.value == "preference"]
     assert preferences[0].memory.text == "I prefer answers in British English."  # always-on, first in line
     topical = [c for c in preferences if c.memory.applies == "topical"]
-    assert topical[0].memory.text == "I have a severe peanut allergy." and topical[0].decision == "used"
+    assert topical[0].memory.text == "Peanuts give me a severe allergic reaction." and topical[0].decision == "used"
     novels = next(c for c in preferences if "science fiction" in c.memory.text)
     assert novels.decision == "dropped_relevance"  # a party-snacks question does not touch reading
     episodes = [c for c in used if c.memory.kind.value == "episode"]
