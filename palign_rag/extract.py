@@ -1,9 +1,9 @@
 """Splitting chat history into what the write path reads: turns, and the sentences of user turns.
 
 Nothing here decides what a sentence *is*; that is the understanding layer's job (``palign_rag.understand``).
-A user turn is split into sentences on end punctuation and line breaks; each sentence short enough to state
-a preference is read by the understanding layer, and the turn itself is kept whole as an episode when it says
-anything beyond its preferences, so context is not lost.
+A user turn is split into sentences on end punctuation and line breaks; its first and last sentences (see
+``READ_FIRST``), when short enough to state a preference, are what the understanding layer reads, and the turn
+itself is kept whole as an episode when it says anything beyond its preferences, so context is not lost.
 """
 
 from __future__ import annotations
@@ -15,18 +15,28 @@ from typing import Any
 
 from .messages import message_text
 
-__all__ = ["MAX_SENTENCES", "MAX_SENTENCE_CHARS", "Turn", "split_sentences", "turns"]
+__all__ = [
+    "MAX_SENTENCES",
+    "MAX_SENTENCE_CHARS",
+    "READ_FIRST",
+    "READ_LAST",
+    "Turn",
+    "readable",
+    "split_sentences",
+    "turns",
+]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 MAX_SENTENCE_CHARS = 400
 """Longer sentences (pasted text, code, logs) are not read as preferences; the turn is still stored."""
 READ_FIRST = 2
-READ_LAST = 1
 """Of a longer turn, only the first ``READ_FIRST`` and the last ``READ_LAST`` sentences are read: a wish is said
 before or after what the turn is about, not inside a pasted document or code. Why a cap at all: every sentence
 read is embedded, and reading every sentence of real chat turns (PrefEval's filler conversations: 316 user
 turns held 1,012 sentences) made ingest 1.49x slower than before the understanding layer
-(``benchmarks/bench_ingest.py``; the issue allows 1.25x); three first sentences and a words-only screen, 1.27x."""
+(``benchmarks/bench_ingest.py``; the issue allows 1.25x); three first sentences and a words-only screen, 1.27x;
+two, 1.21x."""
+READ_LAST = 1
 MAX_SENTENCES = READ_FIRST + READ_LAST
 _MAX_CONTEXT_CHARS = 400
 
@@ -53,7 +63,10 @@ def split_sentences(text: str) -> list[str]:
 
 def readable(text: str) -> list[str]:
     """The sentences of a user turn that the understanding layer reads (see ``READ_FIRST``)."""
-    sentences = split_sentences(text)
+    return _chosen(split_sentences(text))
+
+
+def _chosen(sentences: list[str]) -> list[str]:
     chosen = sentences if len(sentences) <= MAX_SENTENCES else sentences[:READ_FIRST] + sentences[-READ_LAST:]
     return [s for s in chosen if len(s) <= MAX_SENTENCE_CHARS]
 
@@ -81,9 +94,8 @@ def turns(messages: Sequence[dict[str, Any]], *, include_assistant: bool = False
         if not text:
             continue
         if role == "user":
-            found.append(
-                Turn(text, role, index, tuple(readable(text)), _answered(messages, index), len(split_sentences(text)))
-            )
+            sentences = split_sentences(text)
+            found.append(Turn(text, role, index, tuple(_chosen(sentences)), _answered(messages, index), len(sentences)))
         elif role == "assistant" and include_assistant:
             found.append(Turn(text, role, index))
     return found

@@ -278,7 +278,8 @@ class Personalizer:
     ) -> IngestReport:
         """Store a chat history (OpenAI format): the preferences users state, and their turns as episodes.
 
-        Every user sentence is read by the understanding layer: preferences become memories of their own
+        User turns are read by the understanding layer (their first and last sentences, for turns its screen
+        lets through; see ``extract.READ_FIRST``): preferences become memories of their own
         (always-on or topical, with subject and stance), and the turn is kept whole as an episode when it
         says anything else. Messages may carry ``created_at`` (ISO 8601 or Unix seconds); otherwise ``at``
         (default now) is used. Everything is validated before anything is written. Instruction-like text is
@@ -301,19 +302,14 @@ class Personalizer:
                 known = {m.id: m for m in self.store.get(scope, list(dict.fromkeys(m.id for m, _ in chunk)))}
                 first: dict[str, tuple[Memory, Matrix]] = {}
                 for memory, vector in chunk:  # a text said twice is one memory, as new as its latest saying
-                    if memory.id in new:
-                        said = new[memory.id][0]
-                        if memory.updated_at > said.updated_at:
-                            resaid.add(memory.id)
-                            new[memory.id] = (said.model_copy(update={"updated_at": memory.updated_at}), vector)
-                    elif memory.id in first:
-                        said = first[memory.id][0]
-                        first[memory.id] = (
-                            said.model_copy(update={"updated_at": max(said.updated_at, memory.updated_at)}),
-                            vector,
-                        )
-                    else:
+                    home = first if memory.id in first or memory.id not in new else new
+                    earlier = home.get(memory.id)
+                    if earlier is None:
                         first[memory.id] = (self._merge(memory, known.get(memory.id)), vector)
+                    elif memory.updated_at > earlier[0].updated_at:
+                        home[memory.id] = (earlier[0].model_copy(update={"updated_at": memory.updated_at}), vector)
+                        if home is new:  # already written with an earlier chunk: write it again
+                            resaid.add(memory.id)
                 batch = list(first.values())
                 for memory, vector in batch:
                     new[memory.id] = (memory, vector)

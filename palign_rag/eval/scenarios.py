@@ -59,77 +59,69 @@ def _said(text: str, when: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text, "created_at": when}, {"role": "assistant", "content": ACK}]
 
 
+def _changes_of_mind(personalizer: Personalizer, user: str, row: dict[str, Any]) -> dict[str, bool]:
+    personalizer.ingest(user, _said(row["earlier"], _EARLIER))
+    personalizer.ingest(user, _said(row["later"], _LATER))
+    # message indexes restart per ingest call: earlier and later are both index 0, so tell them by time
+    composed = personalizer.compose(user, [{"role": "user", "content": row["question"], "created_at": _ASKED}])
+    used = {c.memory.created_at.isoformat()[:10] for c in composed.trace.used()}
+    return {"current_only": _LATER[:10] in used and _EARLIER[:10] not in used}
+
+
+def _always_on(personalizer: Personalizer, user: str, row: dict[str, Any]) -> dict[str, bool]:
+    personalizer.ingest(user, _said(row["preference"], _EARLIER))
+    return {"in_prompt": 0 in _used_indexes(personalizer, user, row["question"])}
+
+
+def _topical(personalizer: Personalizer, user: str, row: dict[str, Any]) -> dict[str, bool]:
+    personalizer.ingest(user, _said(row["preference"], _EARLIER))
+    return {
+        "related_in_prompt": 0 in _used_indexes(personalizer, user, row["related_question"]),
+        "unrelated_in_prompt": 0 in _used_indexes(personalizer, user, row["unrelated_question"]),
+    }
+
+
+Check = Callable[[Personalizer, str, dict[str, Any]], dict[str, bool]]
+# suite -> (its count's name, the check of one row, failures as (name, outcome, the value that fails))
+_SUITES: dict[str, tuple[str, Check, tuple[tuple[str, str, bool], ...]]] = {
+    "changes_of_mind": ("scenarios", _changes_of_mind, (("changes_of_mind", "current_only", False),)),
+    "always_on": ("cases", _always_on, (("always_on", "in_prompt", False),)),
+    "topical": (
+        "cases",
+        _topical,
+        (("topical_unrelated", "unrelated_in_prompt", True), ("topical_related_missed", "related_in_prompt", False)),
+    ),
+}
+
+
 def run_scenarios(
     personalizer: Personalizer, folder: str | Path, *, progress: Progress | None = None
 ) -> dict[str, Any]:
     """Run every suite found in ``folder``; each scenario's user is forgotten afterwards."""
     root = Path(folder).expanduser()
+    paths = {name: root / f"{name}.jsonl" for name in _SUITES}
+    if not any(p.exists() for p in paths.values()):
+        raise InvalidInputError(f"No scenario suites in {root}: expected {', '.join(p.name for p in paths.values())}.")
     figures: dict[str, Any] = {}
     failures: dict[str, list[str]] = {}
-    suites = {
-        "changes_of_mind": root / "changes_of_mind.jsonl",
-        "always_on": root / "always_on.jsonl",
-        "topical": root / "topical.jsonl",
-    }
-    if not any(p.exists() for p in suites.values()):
-        raise InvalidInputError(f"No scenario suites in {root}: expected {', '.join(p.name for p in suites.values())}.")
-    if suites["changes_of_mind"].exists():
-        passed = 0
-        rows = _read(suites["changes_of_mind"])
+    for name, (counted, check, failing) in _SUITES.items():
+        if not paths[name].exists():
+            continue
+        rows = _read(paths[name])
+        totals: dict[str, int] = {}
         for row in rows:
             user = f"scenario-{row['id']}"
             personalizer.forget(user)
-            personalizer.ingest(user, _said(row["earlier"], _EARLIER))
-            personalizer.ingest(user, _said(row["later"], _LATER))
-            # message indexes restart per ingest call: earlier and later are both index 0, so tell them by time
-            composed = personalizer.compose(user, [{"role": "user", "content": row["question"], "created_at": _ASKED}])
-            used = {c.memory.created_at.isoformat()[:10] for c in composed.trace.used()}
-            ok = _LATER[:10] in used and _EARLIER[:10] not in used
-            passed += ok
-            if not ok:
-                failures.setdefault("changes_of_mind", []).append(str(row["id"]))
+            outcome = check(personalizer, user, row)
             personalizer.forget(user)
-            if progress:
-                progress(1)
-        figures["changes_of_mind"] = {"scenarios": len(rows), "current_only": round(passed / max(len(rows), 1), 4)}
-    if suites["always_on"].exists():
-        passed = 0
-        rows = _read(suites["always_on"])
-        for row in rows:
-            user = f"scenario-{row['id']}"
-            personalizer.forget(user)
-            personalizer.ingest(user, _said(row["preference"], _EARLIER))
-            ok = 0 in _used_indexes(personalizer, user, row["question"])
-            passed += ok
-            if not ok:
-                failures.setdefault("always_on", []).append(str(row["id"]))
-            personalizer.forget(user)
-            if progress:
-                progress(1)
-        figures["always_on"] = {"cases": len(rows), "in_prompt": round(passed / max(len(rows), 1), 4)}
-    if suites["topical"].exists():
-        related = unrelated = 0
-        rows = _read(suites["topical"])
-        for row in rows:
-            user = f"scenario-{row['id']}"
-            personalizer.forget(user)
-            personalizer.ingest(user, _said(row["preference"], _EARLIER))
-            hit_related = 0 in _used_indexes(personalizer, user, row["related_question"])
-            hit_unrelated = 0 in _used_indexes(personalizer, user, row["unrelated_question"])
-            related += hit_related
-            unrelated += hit_unrelated
-            if hit_unrelated:
-                failures.setdefault("topical_unrelated", []).append(str(row["id"]))
-            if not hit_related:
-                failures.setdefault("topical_related_missed", []).append(str(row["id"]))
-            personalizer.forget(user)
+            for key, value in outcome.items():
+                totals[key] = totals.get(key, 0) + value
+            for failure, key, bad in failing:
+                if outcome[key] is bad:
+                    failures.setdefault(failure, []).append(str(row["id"]))
             if progress:
                 progress(1)
         count = max(len(rows), 1)
-        figures["topical"] = {
-            "cases": len(rows),
-            "related_in_prompt": round(related / count, 4),
-            "unrelated_in_prompt": round(unrelated / count, 4),
-        }
+        figures[name] = {counted: len(rows), **{key: round(total / count, 4) for key, total in totals.items()}}
     figures["failures"] = failures
     return figures

@@ -34,6 +34,10 @@ def hashed_words(texts: Sequence[str], dim: int) -> Matrix:
     matrix = np.zeros((len(texts), dim), dtype=np.float32)
     if dim <= 0:
         return matrix
+    distinct = list(dict.fromkeys(texts))
+    if len(distinct) < len(texts):  # pairs repeat one side's text on every row: hash each text once
+        rows = {text: row for row, text in enumerate(distinct)}
+        return hashed_words(distinct, dim)[[rows[t] for t in texts]]
     for row, text in enumerate(texts):
         tokens = _TOKEN.findall(text.lower())
         grams = tokens + [f"{a} {b}" for a, b in itertools.pairwise(tokens)]

@@ -87,7 +87,7 @@ class Understanding(BaseModel):
     """The value category (``honesty``, ``safety``, ``privacy``) the preference asks to drop, if any."""
     confidence: dict[str, float] = Field(default_factory=dict)
     source: str = "local"
-    """What decided: ``local`` (the shipped heads), ``llm:<model>``, or ``caller`` (kind given to ``remember``)."""
+    """What decided: ``local`` (the shipped heads) or ``llm:<backend name>``."""
 
     @property
     def reason(self) -> str:

@@ -150,7 +150,7 @@ class LLMUnderstander:
         return self._local
 
     def screen(self, turn_texts: Sequence[str]) -> list[bool]:
-        """Every turn is read: the LLM sees all sentences (within the per-user cap)."""
+        """Every turn passes: the LLM reads the sentences ingest reads of every turn (within the per-user cap)."""
         return [True] * len(turn_texts)
 
     def _allowance(self, user: str | None, wanted: int) -> int:

@@ -60,14 +60,17 @@ class LocalUnderstander:
         return self.heads.embedder
 
     def threshold(self, name: str, default: float = 0.5) -> float:
+        """A decision threshold from the card (``preference``, ``turn``, ``screen``, ``instruction``,
+        ``conflict``, ``supersede``), or ``default`` when the card has none."""
         return self.heads.thresholds.get(name, default)
 
     def _own_vectors(self, texts: Sequence[str]) -> Matrix:
         with self._lock:
             if self._embedder is None:
-                from ..embed import SentenceTransformerEmbedder
+                from ..embed import CachedEmbedder, SentenceTransformerEmbedder
 
-                self._embedder = SentenceTransformerEmbedder()
+                # cached: with another store embedder, the same stored preferences are read on every write
+                self._embedder = CachedEmbedder(SentenceTransformerEmbedder(), max_items=20_000)
             embedder = self._embedder
         if embedder.name != self.heads.embedder:
             from ..errors import InvalidInputError
@@ -202,8 +205,15 @@ class LocalUnderstander:
     def read(self, vectors: Matrix, texts: Sequence[str]) -> Matrix:
         """What the sentence heads read in each text, as the relation head takes it: stance, subject and
         applies probabilities (each head's classes in its own order)."""
-        x = sentence_features(np.asarray(vectors, dtype=np.float32), texts, self.heads.word_dim)
-        return np.hstack([self.heads[h].proba(x) for h in ("stance", "subject", "applies")]).astype(np.float32)
+        first = {text: row for row, text in reversed(list(enumerate(texts)))}  # each distinct text read once
+        rows = sorted(set(first.values()))
+        x = sentence_features(
+            np.asarray(vectors, dtype=np.float32)[rows], [texts[r] for r in rows], self.heads.word_dim
+        )
+        out = np.hstack([self.heads[h].proba(x) for h in ("stance", "subject", "applies")]).astype(np.float32)
+        at = {r: i for i, r in enumerate(rows)}
+        result: Matrix = out[[at[first[t]] for t in texts]]
+        return result
 
     def relate(
         self, older: Matrix, newer: Matrix, older_texts: Sequence[str], newer_texts: Sequence[str]

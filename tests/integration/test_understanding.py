@@ -216,3 +216,30 @@ def test_always_on_preferences_leave_room_for_the_relevant_topical_one(personali
     composed = personalizer.compose("ola", [user("What snack should I bake for a party?")], memory_budget=budget)
     assert allergy.id in [c.memory.id for c in composed.trace.used()]
     assert any("always-on preferences may take" in c.reason for c in composed.trace.candidates)
+
+
+def test_scenario_suites_report_each_figure_and_name_the_failures(personalizer: Personalizer, tmp_path: Path) -> None:
+    from palign_rag.eval.scenarios import run_scenarios
+
+    (tmp_path / "always_on.jsonl").write_text(
+        json.dumps({"id": "a1", "preference": "Please always answer in French.", "question": "How do I boil an egg?"})
+        + "\n"
+    )
+    (tmp_path / "topical.jsonl").write_text(
+        json.dumps(
+            {
+                "id": "t1",
+                "preference": "I love spicy Thai curries.",
+                "related_question": "What should I cook for dinner tonight?",
+                "unrelated_question": "How do I reset my router?",
+            }
+        )
+        + "\n"
+    )
+    figures = run_scenarios(personalizer, tmp_path)
+    assert figures["always_on"] == {"cases": 1, "in_prompt": 1.0}
+    assert figures["topical"] == {"cases": 1, "related_in_prompt": 1.0, "unrelated_in_prompt": 0.0}
+    assert "changes_of_mind" not in figures and figures["failures"] == {}
+    assert personalizer.memories("scenario-a1") == []  # every scenario user is forgotten
+    with pytest.raises(Exception, match="No scenario suites"):
+        run_scenarios(personalizer, tmp_path / "empty")

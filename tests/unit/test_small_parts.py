@@ -95,3 +95,18 @@ def test_cached_embedder_embeds_each_distinct_text_once() -> None:
     cached.embed(["thanks!"])
     assert (cached.hits, cached.misses) == (3, 6)
     assert cached.name == inner.name and cached.dimension == inner.dimension
+
+
+def test_the_corpus_validator_knows_the_labels_the_library_knows() -> None:
+    """training/validate_corpus.py runs on plain python3 (writers have no venv), so it keeps its own copy."""
+    import importlib.util
+
+    from palign_rag.understand.labels import ALWAYS_SUBJECTS, CONFLICTS, RELATIONS, TOPIC_SUBJECTS
+
+    path = Path(__file__).resolve().parents[2] / "training" / "validate_corpus.py"
+    spec = importlib.util.spec_from_file_location("validate_corpus", path)
+    assert spec is not None and spec.loader is not None
+    validator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(validator)
+    assert (validator.ALWAYS, validator.TOPICS) == (ALWAYS_SUBJECTS, TOPIC_SUBJECTS)
+    assert (validator.CONFLICTS, validator.RELATIONS) == (CONFLICTS, RELATIONS)
