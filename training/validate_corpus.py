@@ -52,7 +52,7 @@ def item_problems(item: object) -> list[str]:
         problems.append("'text' must be a non-empty string")
     if not isinstance(labels, dict):
         return [*problems, "'labels' must be an object"]
-    unknown = set(labels) - {"preference", "scope", "subject", "stance", "instruction", "conflict"}
+    unknown = set(labels) - {"preference", "scope", "subject", "stance", "instruction", "conflict", "fact"}
     if unknown:
         problems.append(f"unknown labels {sorted(unknown)}")
     pref = labels.get("preference")
@@ -66,6 +66,10 @@ def item_problems(item: object) -> list[str]:
         problems.append("stance must be 'positive', 'negative' or null")
     if labels.get("instruction") not in (True, False, None):
         problems.append("instruction must be true or false")
+    if labels.get("fact") not in (True, False, None):
+        problems.append("fact must be true or false")
+    if labels.get("fact") is True and labels.get("instruction") is True:
+        problems.append("instruction-like text is never a fact")
     if labels.get("conflict") not in (*CONFLICTS, None):
         problems.append(f"conflict must be one of {CONFLICTS} or null")
     if pref is True:
@@ -77,6 +81,8 @@ def item_problems(item: object) -> list[str]:
             problems.append(f"scope 'topical' needs a topic subject, got {labels['subject']!r}")
         if labels.get("instruction") is True:
             problems.append("instruction-like text is never a preference")
+        if labels.get("fact") is True:
+            problems.append("a preference is never also a fact (label the text a preference)")
     if pref is False:
         if labels.get("scope") is not None or labels.get("stance") is not None:
             problems.append("a non-preference has scope and stance null")
