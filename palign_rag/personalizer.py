@@ -59,6 +59,8 @@ class IngestReport(BaseModel):
     refreshed: int = 0
     """Memories that were already stored (same text) and had their timestamp refreshed."""
     preferences: int = 0
+    facts: int = 0
+    """Standing facts about the user read in their turns ("I'm a nurse"), kept as memories of their own."""
     episodes: int = 0
     quarantined: int = 0
     """Memories held back by the policy gate: stored for audit, never composed."""
@@ -256,7 +258,9 @@ class Personalizer:
     def _with_understanding(self, memory: Memory, understood: Understanding) -> Memory:
         """The memory with what was understood of it; a preference the policy forbids becomes blocked."""
         update: dict[str, Any] = {"understanding": understood}
-        if memory.kind is not MemoryKind.EPISODE:
+        if memory.kind is MemoryKind.FACT:
+            update.update(subject=understood.subject)
+        elif memory.kind is not MemoryKind.EPISODE:
             update.update(applies=understood.applies, subject=understood.subject, stance=understood.stance)
             principle = self.policy.principle(understood.conflict)
             if principle is not None and memory.status is MemoryStatus.ACTIVE:
@@ -338,6 +342,8 @@ class Personalizer:
                 report.blocked += 1
             elif memory.kind is MemoryKind.EPISODE:
                 report.episodes += 1
+            elif memory.kind is MemoryKind.FACT:
+                report.facts += 1
             else:
                 report.preferences += 1
         report.superseded = sum(1 for m, _ in changed if m.status is MemoryStatus.SUPERSEDED)
@@ -377,9 +383,13 @@ class Personalizer:
             read = {s: understood[(t, s)] for s in turn.sentences if (t, s) in understood}
             preferences = [s for s in read if read[s].preference]
             instruction = next((u for u in read.values() if u.instruction), None)
+            # facts about the user are kept as memories of their own (a later one can replace them), unless
+            # the turn also carries instruction-like text
+            facts = [s for s in read if read[s].fact and not read[s].preference] if instruction is None else []
             blocked: Memory | None = None
-            for sentence in dict.fromkeys(preferences):
-                memory = self._memory(scope, turn, sentence, MemoryKind.PREFERENCE, when, origin)
+            for sentence in dict.fromkeys(preferences + facts):
+                kind = MemoryKind.PREFERENCE if read[sentence].preference else MemoryKind.FACT
+                memory = self._memory(scope, turn, sentence, kind, when, origin)
                 violation = self.policy.violation(sentence)
                 if violation is not None:  # kept for audit, never composed, replaces nothing
                     memory = memory.model_copy(
@@ -391,7 +401,8 @@ class Personalizer:
                 out.append((memory, vectors[sentence]))
             # The turn is kept whole when it says more than its preferences, or answers the assistant
             # ("the first one sounds good" means little without what was offered).
-            if turn.role != "user" or len(preferences) < turn.sentence_count or turn.context is not None:
+            kept = len(preferences) + len(facts)
+            if turn.role != "user" or kept < turn.sentence_count or turn.context is not None:
                 episode = self._memory(scope, turn, turn.text, MemoryKind.EPISODE, when, origin)
                 violation = self.policy.violation(turn.text)
                 if violation is None and instruction is not None:

@@ -1,17 +1,19 @@
-"""Keeping a user's preferences current: which stored preference a new one replaces.
+"""Keeping what a user said about themselves current: which stored preference or fact a new one replaces.
 
 "I love steak" in January, "I went vegetarian last month, no more meat for me" in June: the June one
 *changes* the January one. "Spicy food is a no for me", later "keep the chilli out of everything": a
 *restatement*. In both cases the older preference is marked ``superseded`` with a pointer to its successor
 (``Memory.superseded_by``; the newer one's ``supersedes`` points back), stays in the store as history, and is
 never composed again; forgetting the newer one brings it back. Two preferences that are compatible ("I also
-like fish") or unrelated both stay.
+like fish") or unrelated both stay. Facts about the user take part the same way: "I drive to work every day",
+later "Sold the car, it's the train now" (a fact replaces a fact), or "I'm an iPhone person", later "Switched
+to a Pixel in the summer" (a fact replaces a preference).
 
 The decision comes from the relation head of the understanding layer, a classifier over the two
 preferences' embeddings and the newer one's words, trained on the project's own pairs
 (``training/pairs/``); no word list. Rules kept on top: the later one (by ``created_at``) is the newer,
-whatever order they were written in; two preferences from one message never replace each other; a
-preference only inferred never replaces one the user stated; only active preferences replace anything; a new
+whatever order they were written in; two memories from one message never replace each other; a
+memory only inferred never replaces one the user stated or said; only active preferences replace anything; a new
 preference replaces at most one older one, the likeliest (the relation head judges pairs, and a user with k
 preferences gives k pairs per new one: letting every pair over the threshold count made one new statement
 replace several unrelated ones in a hand-made ten-preference history).
@@ -25,12 +27,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .embed import Matrix
-from .types import Memory, MemoryKind, MemoryStatus, Tier
+from .types import Memory, MemoryKind, MemorySource, MemoryStatus
 from .understand.local import LocalUnderstander
 
 __all__ = ["Replacement", "replacements"]
 
-_TIER_STRENGTH = {Tier.EXPLICIT: 2, Tier.INFERRED: 1, Tier.EPISODE: 0}
+
+def _strength(memory: Memory) -> int:
+    """Only inferred memories are weaker: they never replace what the user said."""
+    return 1 if memory.source is MemorySource.INFERRED else 2
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ def replacements(
                 old, fresh = (other, memory) if first else (memory, other)
                 if (old.updated_at, old.message_index) == (fresh.updated_at, fresh.message_index):
                     continue  # one message never replaces itself
-                if _TIER_STRENGTH[fresh.tier] < _TIER_STRENGTH[old.tier]:
+                if _strength(fresh) < _strength(old):
                     continue
                 if old.id in replaced:
                     continue

@@ -93,13 +93,13 @@ def _score(hit: Hit, now: datetime) -> float:
     """Relevance, then adjustments for confidence, feedback weight and recency.
 
     Relevance is reciprocal rank fusion over the signals that apply to the memory's kind, averaged and
-    scaled so that rank 0 on every signal gives 1.0: episodes use the cosine rank and the BM25 rank;
-    preferences and facts, short statements whose words rarely repeat the question's, the cosine rank
-    alone. Averaging keeps both kinds on one scale, so ``retrieve`` can rank them together.
+    scaled so that rank 0 on every signal gives 1.0: remembered context (episodes and facts) uses the
+    cosine rank and the BM25 rank; preferences, short statements whose words rarely repeat the question's,
+    the cosine rank alone. Averaging keeps both kinds on one scale, so ``retrieve`` can rank them together.
     """
     memory = hit.memory
     parts = [1.0 / (RRF_K + hit.dense_rank + 1)]
-    if memory.kind is MemoryKind.EPISODE:
+    if memory.tier is Tier.EPISODE:
         parts.append(1.0 / (RRF_K + hit.lexical_rank + 1) if hit.lexical_rank is not None else 0.0)
     relevance = (RRF_K + 1) * sum(parts) / len(parts)
     if hit.temporal is not None:
@@ -179,9 +179,11 @@ def _exclude(
     if principle is not None:  # the policy in force now holds the value this preference asks to drop
         candidate.decision, candidate.reason = "blocked", f"asks the assistant to drop {principle}"
         return
+    if memory.kind is not MemoryKind.EPISODE and memory.subject is not None and query_subjects is not None:
+        candidate.on_subject = round(query_subjects.get(memory.subject, 0.0), 4)
     if memory.tier is Tier.EPISODE or memory.applies != "topical":
         return
-    on_subject = query_subjects.get(memory.subject or "", 0.0) if query_subjects is not None else 0.0
+    on_subject = candidate.on_subject or 0.0
     if candidate.dense >= config.topical_similarity or on_subject >= config.topical_subject:
         return
     candidate.decision = "dropped_relevance"
@@ -202,7 +204,7 @@ def _near_duplicate(episode: Candidate, used: Sequence[Candidate], threshold: fl
     if not words:
         return None
     for other in used:
-        if other.memory.tier is not Tier.EPISODE:
+        if other.memory.kind is not MemoryKind.EPISODE:
             continue
         theirs = _words(other.memory.text)
         if len(words & theirs) >= threshold * len(words | theirs):
@@ -211,10 +213,10 @@ def _near_duplicate(episode: Candidate, used: Sequence[Candidate], threshold: fl
 
 
 def _covering(episode: Candidate, used: Sequence[Candidate]) -> list[Candidate]:
-    """The used preferences an episode mostly repeats (typically those taken from the same turn)."""
+    """The used preferences and facts an episode mostly repeats (typically those taken from the same turn)."""
     if episode.memory.context:  # it also says what it answered, which no preference carries
         return []
-    inside = [u for u in used if u.memory.tier is not Tier.EPISODE and u.memory.text in episode.memory.text]
+    inside = [u for u in used if u.memory.kind is not MemoryKind.EPISODE and u.memory.text in episode.memory.text]
     rest = episode.memory.text
     for preference in inside:
         rest = rest.replace(preference.memory.text, " ")
@@ -245,11 +247,21 @@ def select(
         tier = candidate.memory.tier
         if tier is Tier.EPISODE:
             strong_lexical = candidate.lexical_rank is not None and candidate.lexical_rank < LEXICAL_RESCUE_RANK
-            if candidate.dense < config.min_episode_similarity and not strong_lexical:
+            # a fact about the user is also relevant when the question is on its subject, as a topical
+            # preference is ("lactose intolerant" for a question about café drinks)
+            on_subject = candidate.memory.kind is MemoryKind.FACT and (
+                candidate.dense >= config.topical_similarity or (candidate.on_subject or 0.0) >= config.topical_subject
+            )
+            if candidate.dense < config.min_episode_similarity and not strong_lexical and not on_subject:
                 candidate.decision = "dropped_relevance"
                 candidate.reason = (
                     f"similarity {candidate.dense:.3f} below {config.min_episode_similarity} "
                     f"and not among the {LEXICAL_RESCUE_RANK} best word matches"
+                    + (
+                        f"; a fact on {candidate.memory.subject}, question on it {candidate.on_subject or 0.0:.2f}"
+                        if candidate.memory.kind is MemoryKind.FACT
+                        else ""
+                    )
                 )
                 continue
             covering = _covering(candidate, used)

@@ -152,8 +152,9 @@ class Memory(BaseModel):
 
     @property
     def tier(self) -> Tier:
-        """The selection tier this memory competes in."""
-        if self.kind is MemoryKind.EPISODE:
+        """The selection tier this memory competes in. Facts about the user are remembered context, like the
+        turns they were said in: they inform an answer but are no wish to honour."""
+        if self.kind in (MemoryKind.EPISODE, MemoryKind.FACT):
             return Tier.EPISODE
         if self.source is MemorySource.INFERRED:
             return Tier.INFERRED
@@ -186,6 +187,9 @@ class Candidate(BaseModel):
     """0-based rank by ``lexical`` among all of the user's memories (None: no query word in it)."""
     temporal: float | None = None
     """How well the memory's time fits the query's time cue, 0.0 to 1.0 (None: the query has no time cue)."""
+    on_subject: float | None = None
+    """For a preference or fact with a subject: the probability that the question is about that subject, as
+    the understanding layer reads the question (None: not read)."""
     score: float = 0.0
     """Final ranking score: relevance (rank fusion of cosine and, for episodes, BM25, raised for memories that
     fit the query's time cue), adjusted for confidence, feedback weight and recency."""

@@ -18,6 +18,9 @@ the number of items it is computed over (its denominator); a figure over no item
 - ``conflict``: recall of "asks to drop a value" (any category) over items labelled with a conflict;
   false-positive rate over labelled preferences labelled ``conflict: null``; accuracy of the category over
   the labelled conflicts the layer detected.
+- ``fact``: precision, recall and F1 of "states a standing fact about the user" over the items with a
+  ``fact`` label (texts that are neither preferences nor instruction-like; one the layer reads as a
+  preference counts as missed).
 """
 
 from __future__ import annotations
@@ -140,6 +143,17 @@ def _instruction(scored: Sequence[_Scored]) -> dict[str, Figure | F1]:
     }
 
 
+def _fact(scored: Sequence[_Scored]) -> dict[str, Figure | F1]:
+    def found(s: _Scored) -> bool:
+        return s.got.fact
+
+    def labelled(s: _Scored) -> bool:
+        return s.labels["fact"] is True
+
+    precision, recall = _share(scored, found, labelled), _share(scored, labelled, found)
+    return {"precision": precision, "recall": recall, "f1": F1(precision, recall, len(scored))}
+
+
 def _conflict(scored: Sequence[_Scored]) -> dict[str, Figure | F1]:
     def detected(s: _Scored) -> bool:
         return s.got.conflict is not None
@@ -181,6 +195,7 @@ _LABELS: dict[str, tuple[bool, Callable[[Sequence[_Scored]], dict[str, Figure | 
     "stance": (False, _accuracy("stance", lambda got: got.stance)),
     "instruction": (True, _instruction),
     "conflict": (True, _conflict),
+    "fact": (True, _fact),
 }
 
 

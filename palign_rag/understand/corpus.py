@@ -14,7 +14,7 @@ from .labels import CONFLICTS, RELATIONS, SUBJECTS
 
 __all__ = ["LABEL_NAMES", "LabelledPair", "LabelledText", "read_labelled", "read_pairs"]
 
-LABEL_NAMES = ("preference", "scope", "subject", "stance", "instruction", "conflict")
+LABEL_NAMES = ("preference", "scope", "subject", "stance", "instruction", "conflict", "fact")
 _ALLOWED: dict[str, tuple[object, ...]] = {
     "preference": (True, False),
     "scope": ("always", "topical", None),
@@ -22,6 +22,7 @@ _ALLOWED: dict[str, tuple[object, ...]] = {
     "stance": ("positive", "negative", None),
     "instruction": (True, False),
     "conflict": (*CONFLICTS, None),
+    "fact": (True, False),
 }
 
 

@@ -80,6 +80,9 @@ class Understanding(BaseModel):
 
     preference: bool
     instruction: bool = False
+    fact: bool = False
+    """For a text that is neither a preference nor instruction-like: it states a standing fact about the user
+    ("I'm a nurse", "Sold the car last month"), kept as a fact that a later one can replace."""
     applies: Applies | None = None
     subject: str | None = None
     stance: Stance | None = None
@@ -100,6 +103,9 @@ class Understanding(BaseModel):
         if self.instruction:
             return f"instruction-like text aimed at the model{c('instruction')} [{self.source}]"
         if not self.preference:
+            if self.fact:
+                about = f", subject {self.subject}{c('subject')}" if self.subject is not None else ""
+                return f"a fact about the user{c('fact')}{about} [{self.source}]"
             return f"not a preference{c('preference')} [{self.source}]"
         parts = [f"preference{c('preference')}"]
         if self.applies is not None:

@@ -137,6 +137,9 @@ class LocalUnderstander:
             p_turn = np.array([p_turn_of[g] for g in groups], dtype=np.float32)
         else:
             p_turn = np.ones(len(texts), dtype=np.float32)
+        p_fact = (
+            self.heads["fact"].proba(x)[:, 1] if "fact" in self.heads.heads else np.zeros(len(texts), dtype=np.float32)
+        )
         p_always = self.heads["applies"].proba(x)[:, list(self.heads["applies"].classes).index("always")]
         p_subject = self._subject_columns(self.heads["subject"].proba(x))
         p_negative = self.heads["stance"].proba(x)[:, list(self.heads["stance"].classes).index("negative")]
@@ -154,8 +157,13 @@ class LocalUnderstander:
             confidence["preference"] = round(max(p_both, 1 - p_both), 3)
             if not preference:
                 subject = self._best(p_subject[i], SUBJECTS, none=True)
+                fact = not instruction and "fact" in self.heads.heads and bool(p_fact[i] >= self.threshold("fact"))
+                if not instruction and "fact" in self.heads.heads:
+                    confidence["fact"] = round(float(max(p_fact[i], 1 - p_fact[i])), 3)
                 out.append(
-                    Understanding(preference=False, instruction=instruction, subject=subject, confidence=confidence)
+                    Understanding(
+                        preference=False, instruction=instruction, fact=fact, subject=subject, confidence=confidence
+                    )
                 )
                 continue
             applies: Applies = "always" if p_always[i] >= 0.5 else "topical"

@@ -75,11 +75,6 @@ def test_the_real_model_tells_a_changed_mind_from_a_second_taste(real: Personali
     assert decision[japanese.id] != "superseded"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known error of the relation head: 'I now also like Japanese food' is taken to replace "
-    "'I can't stand spicy food anymore' (same subject, different stance); issue [3] note",
-)
 def test_adding_a_taste_does_not_replace_a_dislike_on_the_same_subject(real: Personalizer) -> None:
     changed = real.remember("fay", "I can't stand spicy food anymore")
     real.remember("fay", "I now also like Japanese food")

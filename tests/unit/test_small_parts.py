@@ -110,3 +110,27 @@ def test_the_corpus_validator_knows_the_labels_the_library_knows() -> None:
     spec.loader.exec_module(validator)
     assert (validator.ALWAYS, validator.TOPICS) == (ALWAYS_SUBJECTS, TOPIC_SUBJECTS)
     assert (validator.CONFLICTS, validator.RELATIONS) == (CONFLICTS, RELATIONS)
+
+
+def test_a_fact_on_the_questions_subject_is_used_where_an_episode_saying_as_little_is_not() -> None:
+    from datetime import datetime, timezone
+
+    from palign_rag.policy import Policy
+    from palign_rag.retrieve import SelectionConfig, rank, select
+    from palign_rag.store.base import Hit
+    from palign_rag.types import Memory, MemoryKind
+
+    fact = Memory(id="f", user_id="u", text="I'm lactose intolerant.", kind=MemoryKind.FACT, subject="food_drink")
+    episode = Memory(id="e", user_id="u", text="I'm lactose intolerant.", kind=MemoryKind.EPISODE)
+    hits = [
+        Hit(memory=m, dense=0.12, dense_rank=i, lexical=0.0, lexical_rank=None) for i, m in enumerate([fact, episode])
+    ]
+    ranked = rank(hits, policy=Policy.default(), now=datetime.now(timezone.utc), query_subjects={"food_drink": 0.6})
+    select(ranked, SelectionConfig(), cost=lambda c: 10, section_overhead=lambda tier: 10)
+    by_id = {c.memory.id: c for c in ranked}
+    assert by_id["f"].decision == "used" and by_id["f"].on_subject == 0.6
+    assert by_id["e"].decision == "dropped_relevance" and "below" in by_id["e"].reason
+    # the same fact, asked about something else, is not dragged in
+    off = rank(hits[:1], policy=Policy.default(), now=datetime.now(timezone.utc), query_subjects={"food_drink": 0.01})
+    select(off, SelectionConfig(), cost=lambda c: 10, section_overhead=lambda tier: 10)
+    assert off[0].decision == "dropped_relevance" and "a fact on food_drink" in off[0].reason
