@@ -119,6 +119,14 @@ def fp_capped_threshold(p_pos: np.ndarray, p_neg: np.ndarray, max_fp: float) -> 
     return 0.995
 
 
+def subject_share(proba: np.ndarray, classes: list[str]) -> np.ndarray:
+    """Per row, the share of the subject probability (``none`` left out) on how-to-answer subjects."""
+    always = proba[:, [classes.index(s) for s in ALWAYS_SUBJECTS]].sum(axis=1)
+    topics = proba[:, [classes.index(s) for s in TOPIC_SUBJECTS]].sum(axis=1)
+    share: np.ndarray = always / np.maximum(always + topics, 1e-9)
+    return share
+
+
 def choose_topical(
     items: list[LabelledText], vectors: np.ndarray, subject_oof: np.ndarray, classes: list[str], groups: list[str]
 ) -> dict[str, float]:
@@ -277,9 +285,11 @@ def main() -> None:
         figures["fact_texts"] = len(rows)
     # always-on vs topical, stance, conflict: among preferences
     prefs = [r for r, i in enumerate(items) if i.labels.get("preference") and i.labels.get("scope")]
-    oof = train_head("applies", prefs, [str(items[r].labels["scope"]) for r in prefs])
+    applies_oof = train_head("applies", prefs, [str(items[r].labels["scope"]) for r in prefs])
     truth_scope = np.array([items[r].labels["scope"] for r in prefs])
-    figures["applies_accuracy_oof"] = float((np.where(oof[:, 0] >= 0.5, "always", "topical") == truth_scope).mean())
+    figures["applies_head_accuracy_oof"] = float(
+        (np.where(applies_oof[:, 0] >= 0.5, "always", "topical") == truth_scope).mean()
+    )
     rows = [r for r in prefs if items[r].labels.get("stance")]
     oof = train_head("stance", rows, [str(items[r].labels["stance"]) for r in rows])
     truth_stance = np.array([items[r].labels["stance"] for r in rows])
@@ -303,6 +313,16 @@ def main() -> None:
     if missing:
         raise SystemExit(f"the corpus has no text for subjects {missing}: write some before training")
     figures["topical_relevance_oof"] = choose_topical(items, vectors, oof, classes, groups)
+    # always-on or topical: the applies head blended with what the subject head reads (a how-to-answer subject
+    # means always-on); the weight with the best held-out accuracy
+    subject_always = subject_share(oof[prefs], classes)
+    best_weight = (0.0, -1.0)
+    for weight in np.arange(0.0, 1.001, 0.05):
+        p_always = (1 - weight) * applies_oof[:, 0] + weight * subject_always
+        accuracy = float((np.where(p_always >= 0.5, "always", "topical") == truth_scope).mean())
+        if accuracy > best_weight[1] + 1e-9:
+            best_weight = (float(weight), accuracy)
+    thresholds["applies_subject_weight"], figures["applies_accuracy_oof"] = best_weight
 
     if not pairs:
         print(json.dumps(figures, indent=2))

@@ -142,6 +142,12 @@ class LocalUnderstander:
         )
         p_always = self.heads["applies"].proba(x)[:, list(self.heads["applies"].classes).index("always")]
         p_subject = self._subject_columns(self.heads["subject"].proba(x))
+        # a how-to-answer subject means always-on: the applies head is blended with what the subject head reads
+        weight = self.threshold("applies_subject_weight", 0.0)
+        if weight > 0:
+            always_part = p_subject[:, : len(ALWAYS_SUBJECTS)].sum(axis=1)
+            topic_part = p_subject[:, len(ALWAYS_SUBJECTS) : len(SUBJECTS)].sum(axis=1)
+            p_always = (1 - weight) * p_always + weight * always_part / np.maximum(always_part + topic_part, 1e-9)
         p_negative = self.heads["stance"].proba(x)[:, list(self.heads["stance"].classes).index("negative")]
         conflict_head = self.heads["conflict"]
         p_conflict = conflict_head.proba(x)
