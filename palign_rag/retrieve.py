@@ -38,15 +38,16 @@ TIME_CUE_WEIGHT = 1.0
 multiplied by ``1 + TIME_CUE_WEIGHT * match`` for every kind, so memories that all fit equally keep their
 order. Measured on LoCoMo dev: 0.25 to 2.0 all lift recall@5 on each half of the conversations (0.563 to
 0.587 overall at 1.0, before superseding); 1.0 was best on the first half."""
-TOPICAL_SIMILARITY = 0.30
+TOPICAL_SIMILARITY = 0.29
 TOPICAL_SUBJECT = 0.08
-"""When a topical preference counts as relevant to a question: cosine at least ``TOPICAL_SIMILARITY``, or the
-subject head gives the question's being about the preference's subject at least ``TOPICAL_SUBJECT`` (a
-question often touches several subjects: "plan a trip with good food" is travel first, food second). Chosen
-on the project's training corpus with subject probabilities predicted for each writer by heads trained on
-the others (1,278 questions x 1,083 topical preferences): a question on the preference's labelled subject
-lets it through 0.918 of the time, a question on another subject 0.056 (thresholds 0.05 / 0.30: 0.947 and
-0.093; 0.10 / 0.30: 0.903 and 0.045). Benchmark data played no part."""
+"""When a topical preference (or a fact) counts as relevant to a question: cosine at least
+``TOPICAL_SIMILARITY``, or the subject head gives the question's being about the memory's subject at least
+``TOPICAL_SUBJECT`` (a question often touches several subjects: "plan a trip with good food" is travel first,
+food second). Chosen by ``training/train_understanding.py`` (``choose_topical``) on the project's training
+corpus, with subject probabilities predicted for each writer by heads trained on the others: every
+question-like text (3,680) against every topical preference of other writers (3,169), related when both carry
+the same subject label; the pair lets through the most related pairs (0.901) with at most 5% of the unrelated
+ones (0.049). Benchmark data played no part."""
 LEXICAL_RESCUE_RANK = 3
 """An episode below the similarity floor is still used when it is among this many best word matches."""
 

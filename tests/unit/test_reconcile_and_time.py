@@ -33,8 +33,8 @@ def test_an_episode_from_the_month_asked_about_ranks_first_and_the_trace_says_wh
     assert best.temporal == 1.0
     composed = personalizer.compose("ivy", [user(question)])
     assert composed.trace.time_cue is not None and "2023-07-01 to 2023-07-31" in composed.trace.time_cue
-    episodes = [c for c in composed.trace.used() if c.memory.kind.value == "episode"]
-    assert "brother" in episodes[0].memory.text
+    remembered = [c for c in composed.trace.used() if c.memory.tier.value == "episode"]  # episodes and facts
+    assert "brother" in remembered[0].memory.text
     others = [c.temporal for c in composed.trace.candidates if "brother" not in c.memory.text]
     assert all(t is not None and t < 0.01 for t in others)
 
