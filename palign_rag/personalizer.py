@@ -492,7 +492,12 @@ class Personalizer:
         if not candidates:
             return list(result.values())
         new_ids = {m.id for m, _ in new}
-        stored = [(m, v) for m, v in self._stored_preferences(scope) if m.id not in new_ids]
+        # stored facts are never replaced (see reconcile): only stored preferences are read against the new ones
+        stored = [
+            (m, v)
+            for m, v in self._stored_preferences(scope)
+            if m.id not in new_ids and m.kind is MemoryKind.PREFERENCE
+        ]
         local = self.understander.local
         related_new, related_stored = candidates, stored
         if self.embedder.name != local.embedder_name:  # the relation head reads its own embedder's vectors

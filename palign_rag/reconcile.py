@@ -131,5 +131,6 @@ def replacements(
                     continue
                 how = judged.relation if judged.relation in ("change", "restate") else "change"
                 replaced[old.id] = Replacement(old.id, fresh.id, how, round(score, 3))
-        pool.append((memory, vector))
+        if memory.kind is MemoryKind.PREFERENCE:  # a fact is never replaced: no need to read later ones against it
+            pool.append((memory, vector))
     return list(replaced.values())
