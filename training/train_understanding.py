@@ -248,12 +248,13 @@ def main() -> None:
     figures["preference_recall_oof"] = tp / max(tp + fn, 1)
     heads["preference"] = fit(x[rows], y, args.model, args.c)
     heads["turn"] = fit(xt[rows], y, args.model, args.c)
-    # screen: a words-only head over the whole turn (preference or instruction-like), letting nearly all through
+    # screen: a words-only head over the whole turn (preference, fact or instruction-like), letting nearly all through
     joined = [" ".join(ps) for ps in pieces]
     xs = hashed_words(joined, args.word_dim)
-    # facts are left out: with them the screen let 71% of other turns through instead of 45%, one of the causes
-    # of ingest going from 1.21x to 1.37x the pre-layer time; a fact in a turn it stops stays in the episode
-    truth = np.array([bool(i.labels.get("preference")) or bool(i.labels.get("instruction")) for i in items])
+    # facts count: trained without them, the screen let 45% of other turns through instead of 71%, but stopped
+    # turns like "Sold the car in the spring, it's the train and my bike now", so the fact never replaced the
+    # preference it overturns; ingest time was within the noise of the two (1.26x / 1.28x the pre-layer time)
+    truth = np.array([any(bool(i.labels.get(k)) for k in ("preference", "instruction", "fact")) for i in items])
     y = np.array(["yes" if t else "no" for t in truth])
     oof = grouped_predictions(xs, y, groups, args.model, args.c)
     thresholds["screen"] = 0.0
