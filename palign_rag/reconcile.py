@@ -1,26 +1,27 @@
 """Keeping what a user said about themselves current: which stored preference or fact a new one replaces.
 
-"I love steak" in January, "I went vegetarian last month, no more meat for me" in June: the June one
-*changes* the January one. "Spicy food is a no for me", later "keep the chilli out of everything": a
-*restatement*. In both cases the older preference is marked ``superseded`` with a pointer to its successor
+"I love steak" in January, "I went vegetarian last month, no more meat for me" in June: the June one *changes*
+the January one. "Spicy food is a no for me", later "keep the chilli out of everything": a *restatement*. In
+both cases the older preference is marked ``superseded`` with a pointer to its successor
 (``Memory.superseded_by``; the newer one's ``supersedes`` points back), stays in the store as history, and is
-never composed again; forgetting the newer one brings it back. Two preferences that are compatible ("I also
-like fish") or unrelated both stay. A fact about the user can replace a preference ("I'm an iPhone person", later "Switched to a Pixel in
-the summer"), but a fact is never replaced: it is history, shown with its date beside the later one. The fact
-head reads some one-off events as facts, and the relation head took "We went to the lake with my cousin" to
-replace "... with my brother", which hid the answer to "who did I go to the lake with in July?".
+never composed again; forgetting the newer one brings it back. Two preferences that are compatible ("I also like
+fish") or unrelated both stay. A fact about the user can replace a preference ("I'm an iPhone person", later
+"Switched to a Pixel in the summer"), but a fact is never replaced: it is history, shown with its date beside
+the later one. The fact head reads some one-off events as facts, and the relation head took "We went to the lake
+with my cousin" to replace "... with my brother", which hid the answer to "who did I go to the lake with in
+July?".
 
-The decision comes from the relation head of the understanding layer, a classifier over the two
-preferences' embeddings and the newer one's words, trained on the project's own pairs
-(``training/pairs/``); no word list. Rules kept on top: the later one (by ``created_at``) is the newer,
-whatever order they were written in; two memories from one message never replace each other; a
-memory only inferred never replaces one the user stated or said; only active preferences replace anything; a new
-preference replaces at most one older one, the likeliest (the relation head judges pairs, and a user with k
-preferences gives k pairs per new one: letting every pair over the threshold count made one new statement
-replace several unrelated ones in a hand-made ten-preference history). And the newer must be what it was read
-as: only a newer one read with certainty at least ``SURE`` replaces anything (``certainty``). On a PrefEval dev slice (explicit, T = 100, 75 records), 4 of the 9 misses were a request
-barely read as a preference replacing the user's real one ("tell me the fastest car in the world" replacing
-an aversion to ride-sharing, at 0.85).
+The decision comes from the relation head of the understanding layer, a classifier over the two preferences'
+embeddings and the newer one's words, trained on the project's own pairs (``training/pairs/``); no word list.
+Rules kept on top: the later one (by ``created_at``) is the newer, whatever order they were written in; two
+memories from one message never replace each other; a memory only inferred never replaces one the user stated or
+said; only active memories replace anything; a new memory replaces at most one older one, the likeliest
+(the relation head judges pairs, and a user with k preferences gives k pairs per new one: letting every pair
+over the threshold count made one new statement replace several unrelated ones in a hand-made ten-preference
+history). And the newer must be what it was read as: only a newer one read with certainty at least ``SURE``
+replaces anything (``certainty``). On a PrefEval dev slice (explicit, T = 100, 75 records), 4 of the 9 misses
+were a request barely read as a preference replacing the user's real one ("tell me the fastest car in the world"
+replacing an aversion to ride-sharing, at 0.85).
 """
 
 from __future__ import annotations
