@@ -383,8 +383,8 @@ class Personalizer:
             read = {s: understood[(t, s)] for s in turn.sentences if (t, s) in understood}
             preferences = [s for s in read if read[s].preference]
             instruction = next((u for u in read.values() if u.instruction), None)
-            # facts about the user are kept as memories of their own (a later one can replace them), unless
-            # the turn also carries instruction-like text
+            # facts about the user are kept as memories of their own (one can replace a preference it
+            # overturns), unless the turn also carries instruction-like text
             facts = [s for s in read if read[s].fact and not read[s].preference] if instruction is None else []
             blocked: Memory | None = None
             for sentence in dict.fromkeys(preferences + facts):

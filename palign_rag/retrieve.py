@@ -184,14 +184,20 @@ def _exclude(
         candidate.on_subject = round(query_subjects.get(memory.subject, 0.0), 4)
     if memory.tier is Tier.EPISODE or memory.applies != "topical":
         return
-    on_subject = candidate.on_subject or 0.0
-    if candidate.dense >= config.topical_similarity or on_subject >= config.topical_subject:
+    if _touches(candidate, config):
         return
+    on_subject = candidate.on_subject or 0.0
     candidate.decision = "dropped_relevance"
     candidate.reason = (
         f"topical ({memory.subject}) and the question does not touch it: similarity {candidate.dense:.3f} "
         f"< {config.topical_similarity}, question on {memory.subject} {on_subject:.2f} < {config.topical_subject}"
     )
+
+
+def _touches(candidate: Candidate, config: SelectionConfig) -> bool:
+    """Whether the question touches a topical preference's or a fact's subject: close in meaning, or read as
+    being on that subject."""
+    return candidate.dense >= config.topical_similarity or (candidate.on_subject or 0.0) >= config.topical_subject
 
 
 @functools.lru_cache(maxsize=4096)
@@ -250,9 +256,7 @@ def select(
             strong_lexical = candidate.lexical_rank is not None and candidate.lexical_rank < LEXICAL_RESCUE_RANK
             # a fact about the user is also relevant when the question is on its subject, as a topical
             # preference is ("lactose intolerant" for a question about café drinks)
-            on_subject = candidate.memory.kind is MemoryKind.FACT and (
-                candidate.dense >= config.topical_similarity or (candidate.on_subject or 0.0) >= config.topical_subject
-            )
+            on_subject = candidate.memory.kind is MemoryKind.FACT and _touches(candidate, config)
             if candidate.dense < config.min_episode_similarity and not strong_lexical and not on_subject:
                 candidate.decision = "dropped_relevance"
                 candidate.reason = (

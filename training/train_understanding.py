@@ -38,7 +38,12 @@ sys.path.insert(0, str(ROOT))
 from palign_rag.embed import SentenceTransformerEmbedder  # noqa: E402
 from palign_rag.extract import readable  # noqa: E402
 from palign_rag.understand.corpus import LabelledPair, LabelledText, read_labelled, read_pairs  # noqa: E402
-from palign_rag.understand.features import hashed_words, pair_features, sentence_features  # noqa: E402
+from palign_rag.understand.features import (  # noqa: E402
+    always_share,
+    hashed_words,
+    pair_features,
+    sentence_features,
+)
 from palign_rag.understand.labels import ALWAYS_SUBJECTS, CONFLICTS, SUBJECTS, TOPIC_SUBJECTS  # noqa: E402
 
 WEIGHTS = ROOT / "palign_rag" / "understand" / "weights"
@@ -117,14 +122,6 @@ def fp_capped_threshold(p_pos: np.ndarray, p_neg: np.ndarray, max_fp: float) -> 
         if (p_neg >= t).mean() <= max_fp:
             return float(t)
     return 0.995
-
-
-def subject_share(proba: np.ndarray, classes: list[str]) -> np.ndarray:
-    """Per row, the share of the subject probability (``none`` left out) on how-to-answer subjects."""
-    always = proba[:, [classes.index(s) for s in ALWAYS_SUBJECTS]].sum(axis=1)
-    topics = proba[:, [classes.index(s) for s in TOPIC_SUBJECTS]].sum(axis=1)
-    share: np.ndarray = always / np.maximum(always + topics, 1e-9)
-    return share
 
 
 def choose_topical(
@@ -318,7 +315,8 @@ def main() -> None:
     figures["topical_relevance_oof"] = choose_topical(items, vectors, oof, classes, groups)
     # always-on or topical: the applies head blended with what the subject head reads (a how-to-answer subject
     # means always-on); the weight with the best held-out accuracy
-    subject_always = subject_share(oof[prefs], classes)
+    in_order = oof[prefs][:, [classes.index(s) for s in (*SUBJECTS, "none")]]
+    subject_always = always_share(in_order, len(ALWAYS_SUBJECTS))
     best_weight = (0.0, -1.0)
     for weight in np.arange(0.0, 1.001, 0.05):
         p_always = (1 - weight) * applies_oof[:, 0] + weight * subject_always

@@ -118,15 +118,20 @@ def _share(scored: Sequence[_Scored], among: Rule, hit: Rule) -> Figure:
     return Figure(sum(1 for s in kept if hit(s)), len(kept))
 
 
-def _preference(scored: Sequence[_Scored]) -> dict[str, Figure | F1]:
-    def said(s: _Scored) -> bool:
-        return s.got.preference
+def _detection(label: str) -> Callable[[Sequence[_Scored]], dict[str, Figure | F1]]:
+    """Precision, recall and F1 of a yes/no decision (``preference``, ``fact``) against its label."""
 
-    def labelled(s: _Scored) -> bool:
-        return s.labels["preference"] is True
+    def score(scored: Sequence[_Scored]) -> dict[str, Figure | F1]:
+        def said(s: _Scored) -> bool:
+            return bool(getattr(s.got, label))
 
-    precision, recall = _share(scored, said, labelled), _share(scored, labelled, said)
-    return {"precision": precision, "recall": recall, "f1": F1(precision, recall, len(scored))}
+        def labelled(s: _Scored) -> bool:
+            return s.labels[label] is True
+
+        precision, recall = _share(scored, said, labelled), _share(scored, labelled, said)
+        return {"precision": precision, "recall": recall, "f1": F1(precision, recall, len(scored))}
+
+    return score
 
 
 def _instruction(scored: Sequence[_Scored]) -> dict[str, Figure | F1]:
@@ -141,17 +146,6 @@ def _instruction(scored: Sequence[_Scored]) -> dict[str, Figure | F1]:
         "false_positive_rate": _share(scored, lambda s: s.labels["instruction"] is False, flagged),
         "precision": _share(scored, flagged, labelled),
     }
-
-
-def _fact(scored: Sequence[_Scored]) -> dict[str, Figure | F1]:
-    def found(s: _Scored) -> bool:
-        return s.got.fact
-
-    def labelled(s: _Scored) -> bool:
-        return s.labels["fact"] is True
-
-    precision, recall = _share(scored, found, labelled), _share(scored, labelled, found)
-    return {"precision": precision, "recall": recall, "f1": F1(precision, recall, len(scored))}
 
 
 def _conflict(scored: Sequence[_Scored]) -> dict[str, Figure | F1]:
@@ -189,13 +183,13 @@ def _accuracy(
 # label -> (whether a null value is scored, the figures). scope and stance are set for preferences only, so
 # their non-null values are the labelled preferences; a null subject means "no clear subject" and is scored.
 _LABELS: dict[str, tuple[bool, Callable[[Sequence[_Scored]], dict[str, Figure | F1]]]] = {
-    "preference": (True, _preference),
+    "preference": (True, _detection("preference")),
     "scope": (False, _accuracy("scope", lambda got: got.applies)),
     "subject": (True, _accuracy("subject", lambda got: got.subject)),
     "stance": (False, _accuracy("stance", lambda got: got.stance)),
     "instruction": (True, _instruction),
     "conflict": (True, _conflict),
-    "fact": (True, _fact),
+    "fact": (True, _detection("fact")),
 }
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["hashed_words", "pair_features", "sentence_features", "turn_vectors"]
+__all__ = ["always_share", "hashed_words", "pair_features", "sentence_features", "turn_vectors"]
 
 Matrix = npt.NDArray[np.float32]
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[?!]")
@@ -107,3 +107,12 @@ def _overlap(a: str, b: str) -> float:
     """Jaccard overlap of two texts' word sets."""
     x, y = set(_TOKEN.findall(a.lower())), set(_TOKEN.findall(b.lower()))
     return len(x & y) / max(len(x | y), 1)
+
+
+def always_share(subject_proba: Matrix, always: int) -> Matrix:
+    """Per row, the share of the subject probability on how-to-answer subjects: ``subject_proba`` has the
+    subjects in ``SUBJECTS`` order (the ``always`` how-to-answer ones first), then ``none``, which is left out."""
+    on_always = subject_proba[:, :always].sum(axis=1)
+    on_topics = subject_proba[:, always:-1].sum(axis=1)
+    share: Matrix = on_always / np.maximum(on_always + on_topics, 1e-9)
+    return share

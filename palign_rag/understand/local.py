@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from .features import Matrix, hashed_words, pair_features, sentence_features, turn_vectors
+from .features import Matrix, always_share, hashed_words, pair_features, sentence_features, turn_vectors
 from .heads import HeadSet
 from .labels import ALWAYS_SUBJECTS, CONFLICTS, SUBJECTS, TOPIC_SUBJECTS, Applies, Relation, Stance, Understanding
 
@@ -60,8 +60,8 @@ class LocalUnderstander:
         return self.heads.embedder
 
     def threshold(self, name: str, default: float = 0.5) -> float:
-        """A decision threshold from the card (``preference``, ``turn``, ``screen``, ``instruction``,
-        ``conflict``, ``supersede``), or ``default`` when the card has none."""
+        """A decision threshold from the card (``preference``, ``turn``, ``screen``, ``instruction``, ``fact``,
+        ``conflict``, ``supersede``, ``applies_subject_weight``), or ``default`` when the card has none."""
         return self.heads.thresholds.get(name, default)
 
     def _own_vectors(self, texts: Sequence[str]) -> Matrix:
@@ -145,9 +145,7 @@ class LocalUnderstander:
         # a how-to-answer subject means always-on: the applies head is blended with what the subject head reads
         weight = self.threshold("applies_subject_weight", 0.0)
         if weight > 0:
-            always_part = p_subject[:, : len(ALWAYS_SUBJECTS)].sum(axis=1)
-            topic_part = p_subject[:, len(ALWAYS_SUBJECTS) : len(SUBJECTS)].sum(axis=1)
-            p_always = (1 - weight) * p_always + weight * always_part / np.maximum(always_part + topic_part, 1e-9)
+            p_always = (1 - weight) * p_always + weight * always_share(p_subject, len(ALWAYS_SUBJECTS))
         p_negative = self.heads["stance"].proba(x)[:, list(self.heads["stance"].classes).index("negative")]
         conflict_head = self.heads["conflict"]
         p_conflict = conflict_head.proba(x)
@@ -163,8 +161,9 @@ class LocalUnderstander:
             confidence["preference"] = round(max(p_both, 1 - p_both), 3)
             if not preference:
                 subject = self._best(p_subject[i], SUBJECTS, none=True)
-                fact = not instruction and "fact" in self.heads.heads and bool(p_fact[i] >= self.threshold("fact"))
-                if not instruction and "fact" in self.heads.heads:
+                reads_fact = not instruction and "fact" in self.heads.heads
+                fact = reads_fact and bool(p_fact[i] >= self.threshold("fact"))
+                if reads_fact:
                     confidence["fact"] = round(float(max(p_fact[i], 1 - p_fact[i])), 3)
                 out.append(
                     Understanding(
