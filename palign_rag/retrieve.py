@@ -137,17 +137,19 @@ def rank(
             temporal=hit.temporal,
             score=_score(hit, now),
         )
-        _exclude(candidate, policy, config, query_subjects)
+        if memory.kind is not MemoryKind.EPISODE and memory.subject is not None and query_subjects is not None:
+            candidate.on_subject = round(query_subjects.get(memory.subject, 0.0), 4)
         candidates.append(candidate)
+    _inherit_subjects(candidates, config)
+    for candidate in candidates:
+        _exclude(candidate, policy, config)
     candidates.sort(key=lambda c: (_TIER_ORDER[c.memory.tier], c.memory.applies != "always", -c.score, c.memory.id))
     for position, candidate in enumerate(candidates, start=1):
         candidate.rank = position
     return candidates
 
 
-def _exclude(
-    candidate: Candidate, policy: Policy, config: SelectionConfig, query_subjects: Mapping[str, float] | None
-) -> None:
+def _exclude(candidate: Candidate, policy: Policy, config: SelectionConfig) -> None:
     """Set the decision and reason of a candidate that must not or need not be selected."""
     memory = candidate.memory
     status = memory.status
@@ -180,8 +182,6 @@ def _exclude(
     if principle is not None:  # the policy in force now holds the value this preference asks to drop
         candidate.decision, candidate.reason = "blocked", f"asks the assistant to drop {principle}"
         return
-    if memory.kind is not MemoryKind.EPISODE and memory.subject is not None and query_subjects is not None:
-        candidate.on_subject = round(query_subjects.get(memory.subject, 0.0), 4)
     if memory.tier is Tier.EPISODE or memory.applies != "topical":
         return
     if _touches(candidate, config):
@@ -195,9 +195,37 @@ def _exclude(
 
 
 def _touches(candidate: Candidate, config: SelectionConfig) -> bool:
-    """Whether the question touches a topical preference's or a fact's subject: close in meaning, or read as
-    being on that subject."""
-    return candidate.dense >= config.topical_similarity or (candidate.on_subject or 0.0) >= config.topical_subject
+    """Whether the question touches a topical preference's or a fact's subject: close in meaning, read as
+    being on that subject, or touching the subject of a memory this one replaced."""
+    return (
+        candidate.dense >= config.topical_similarity
+        or (candidate.on_subject or 0.0) >= config.topical_subject
+        or candidate.touched_via is not None
+    )
+
+
+def _inherit_subjects(candidates: Sequence[Candidate], config: SelectionConfig) -> None:
+    """A memory that replaced another is on the older one's subject, so a question that touches the older one
+    touches it too ("uber everywhere" replaced by "public transport only": a question about getting from the
+    airport is close to the first and barely to the second). Followed down chains of replacements."""
+    by_id = {c.memory.id: c for c in candidates}
+    touched: dict[str, str] = {}
+    for older in candidates:
+        if older.memory.status is not MemoryStatus.SUPERSEDED or older.memory.superseded_by is None:
+            continue
+        memory = older.memory
+        if not _touches(older, config):
+            continue
+        successor = by_id.get(memory.superseded_by)
+        seen = {memory.id}
+        while successor is not None and successor.memory.id not in seen:
+            touched.setdefault(successor.memory.id, memory.id)
+            seen.add(successor.memory.id)
+            after = successor.memory.superseded_by
+            successor = by_id.get(after) if after is not None else None
+    for candidate in candidates:
+        if candidate.memory.id in touched and not _touches(candidate, config):
+            candidate.touched_via = touched[candidate.memory.id]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -304,6 +332,8 @@ def select(
         opened.add(section)
         candidate.decision = "used"
         candidate.reason = f"{tier.value} tier, score {candidate.score:.3f}"
+        if candidate.touched_via is not None:
+            candidate.reason += f"; the question touches the subject of {candidate.touched_via}, which it replaced"
         if tier is Tier.EPISODE:
             episodes_taken += 1
         used.append(candidate)

@@ -190,6 +190,9 @@ class Candidate(BaseModel):
     on_subject: float | None = None
     """For a preference or fact with a subject: the probability that the question is about that subject, as
     the understanding layer reads the question (None: not read)."""
+    touched_via: str | None = None
+    """For a topical preference or fact the question does not touch by itself: the id of the memory it
+    replaced whose subject the question touches (a memory that replaced another is on the same subject)."""
     score: float = 0.0
     """Final ranking score: relevance (rank fusion of cosine and, for episodes, BM25, raised for memories that
     fit the query's time cue), adjusted for confidence, feedback weight and recency."""

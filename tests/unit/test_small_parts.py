@@ -134,3 +134,39 @@ def test_a_fact_on_the_questions_subject_is_used_where_an_episode_saying_as_litt
     off = rank(hits[:1], policy=Policy.default(), now=datetime.now(timezone.utc), query_subjects={"food_drink": 0.01})
     select(off, SelectionConfig(), cost=lambda c: 10, section_overhead=lambda tier: 10)
     assert off[0].decision == "dropped_relevance" and "a fact on food_drink" in off[0].reason
+
+
+def test_a_preference_that_replaced_another_is_relevant_where_the_older_one_was() -> None:
+    from datetime import datetime, timezone
+
+    from palign_rag.policy import Policy
+    from palign_rag.retrieve import SelectionConfig, rank, select
+    from palign_rag.store.base import Hit
+    from palign_rag.types import Memory, MemoryKind, MemoryStatus
+
+    def preference(id_: str, text: str, **extra: object) -> Memory:
+        return Memory(
+            id=id_, user_id="u", text=text, kind=MemoryKind.PREFERENCE, applies="topical", subject="transport", **extra
+        )
+
+    older = preference("old", "Uber everywhere.", status=MemoryStatus.SUPERSEDED, superseded_by="new")
+    newer = preference("new", "Public transport only.", supersedes="old")
+    unrelated = preference("other", "Aisle seats on trains.")
+
+    def run(older_dense: float) -> dict[str, object]:
+        hits = [
+            Hit(memory=m, dense=d, dense_rank=i, lexical=0.0, lexical_rank=None)
+            for i, (m, d) in enumerate([(older, older_dense), (newer, 0.2), (unrelated, 0.2)])
+        ]
+        ranked = rank(hits, policy=Policy.default(), now=datetime.now(timezone.utc), query_subjects={"transport": 0.0})
+        select(ranked, SelectionConfig(), cost=lambda c: 10, section_overhead=lambda tier: 10)
+        return {c.memory.id: c for c in ranked}
+
+    # the question is close to what the user used to prefer: the preference that replaced it is what applies now
+    close = run(0.5)
+    assert close["old"].decision == "superseded"
+    assert close["new"].decision == "used" and close["new"].touched_via == "old" and "replaced" in close["new"].reason
+    assert close["other"].decision == "dropped_relevance"  # only the successor inherits the older one's subject
+    # a question the older one was not close to either leaves the newer one out, as before
+    far = run(0.1)
+    assert far["new"].decision == "dropped_relevance" and far["new"].touched_via is None
