@@ -211,12 +211,10 @@ def _inherit_subjects(candidates: Sequence[Candidate], config: SelectionConfig) 
     by_id = {c.memory.id: c for c in candidates}
     touched: dict[str, str] = {}
     for older in candidates:
-        if older.memory.status is not MemoryStatus.SUPERSEDED or older.memory.superseded_by is None:
+        memory, first = older.memory, older.memory.superseded_by
+        if memory.status is not MemoryStatus.SUPERSEDED or first is None or not _touches(older, config):
             continue
-        memory = older.memory
-        if not _touches(older, config):
-            continue
-        successor = by_id.get(memory.superseded_by)
+        successor = by_id.get(first)
         seen = {memory.id}
         while successor is not None and successor.memory.id not in seen:
             touched.setdefault(successor.memory.id, memory.id)
