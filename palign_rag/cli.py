@@ -119,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", required=True, help="a folder of scenario suites (the project's own: training/scenarios)"
     )
     scenarios.add_argument("--json", action="store_true", help="print the figures as JSON")
+    attacks = benchmarks.add_parser(
+        "attacks", help="attack strings through ingest, remember and compose: does the value envelope hold?"
+    )
+    attacks.add_argument(
+        "--data", required=True, help="a JSONL file of attack strings (generate one: benchmarks/attacks/generate.py)"
+    )
+    attacks.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     forget = commands.add_parser("forget", help="delete one memory (--id) or all of a user's memories")
     _common(forget, json_flag=True)
@@ -309,6 +316,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         return _cmd_eval_understanding(args)
     if args.benchmark == "scenarios":
         return _cmd_eval_scenarios(args)
+    if args.benchmark == "attacks":
+        return _cmd_eval_attacks(args)
 
     from .embed import CachedEmbedder, SentenceTransformerEmbedder
     from .eval import evaluate_locomo, evaluate_prefeval
@@ -360,6 +369,25 @@ def _cmd_eval_scenarios(args: argparse.Namespace) -> int:
             print(f"{suite}: " + ", ".join(f"{k} {v}" for k, v in values.items()))
     for suite, ids in figures["failures"].items():
         print(f"  {suite} failed: {', '.join(ids)}")
+    return 0
+
+
+def _cmd_eval_attacks(args: argparse.Namespace) -> int:
+    from .eval.attacks import run_attacks
+    from .personalizer import Personalizer
+    from .store import ChromaStore
+
+    figures = run_attacks(Personalizer(store=ChromaStore.in_memory()), args.data)
+    if args.json:
+        _print_json(figures)
+        return 0
+    print(
+        f"attacks: {figures['strings']} strings; structure failures {figures['structure_failures'] or 'none'}; "
+        f"quarantined by ingest {figures['quarantined']}, refused by remember {figures['refused_by_remember']}, "
+        f"reached the prompt {figures['reached_prompt']}"
+    )
+    for family, values in figures["families"].items():
+        print(f"  {family:<22} " + ", ".join(f"{k} {v}" for k, v in values.items()))
     return 0
 
 

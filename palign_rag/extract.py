@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .messages import message_text
+from .normalize import normalize
 
 __all__ = [
     "MAX_SENTENCES",
@@ -75,7 +76,7 @@ def _answered(messages: Sequence[dict[str, Any]], index: int) -> str | None:
     """The assistant turn a user turn replies to, shortened: "sounds good" means little without it."""
     if index == 0 or messages[index - 1]["role"] != "assistant":
         return None
-    text = " ".join(message_text(messages[index - 1]).split())
+    text = " ".join(normalize(message_text(messages[index - 1])).split())
     if not text:
         return None
     return text if len(text) <= _MAX_CONTEXT_CHARS else text[:_MAX_CONTEXT_CHARS].rsplit(" ", 1)[0] + " ..."
@@ -85,12 +86,13 @@ def turns(messages: Sequence[dict[str, Any]], *, include_assistant: bool = False
     """The turns of validated OpenAI-format messages that may become memories, in message order.
 
     User turns always (with their sentences and, when they reply to the assistant, its words); assistant
-    turns only when ``include_assistant`` is set; system and tool messages never.
+    turns only when ``include_assistant`` is set; system and tool messages never. Text is normalized
+    (``normalize``): what is stored and read is what a person sees.
     """
     found: list[Turn] = []
     for index, message in enumerate(messages):
         role = message["role"]
-        text = message_text(message).strip()
+        text = normalize(message_text(message)).strip()
         if not text:
             continue
         if role == "user":

@@ -24,6 +24,7 @@ from .embed import Embedder, Matrix, SentenceTransformerEmbedder
 from .errors import InvalidInputError, PolicyViolationError
 from .extract import Turn, turns
 from .messages import check_text, check_user_id, message_text, validate_messages
+from .normalize import detection_views, normalize
 from .policy import Policy
 from .reconcile import Replacement, replacements
 from .retrieve import SelectionConfig, rank, select
@@ -90,7 +91,7 @@ def _query(messages: Sequence[dict[str, Any]]) -> tuple[str, TimeCue | None]:
     """The retrieval query and its time cue. Relative cues ("last week") are read from when the latest
     user turn was written (its ``created_at``, else now)."""
     index, latest = next((i, m) for i, m in reversed(list(enumerate(messages))) if m["role"] == "user")
-    text = _latest_user_text(messages)
+    text = normalize(_latest_user_text(messages))
     return text, find_time_cue(text, now=_message_time(latest, index, utcnow()))
 
 
@@ -210,7 +211,7 @@ class Personalizer:
         ``blocked_by`` names the principle and ``status_reason`` says why.
         """
         scope = self._scope(user_id, "remember")
-        body = check_text(text)
+        body = check_text(normalize(check_text(text)), "text (once invisible characters are removed)")
         try:
             kind = MemoryKind(kind)
             source = MemorySource(source)
@@ -227,6 +228,8 @@ class Personalizer:
         understood = self.understander.understand(
             [body], vector, embedder_name=self.embedder.name, force_preference=kind is not MemoryKind.EPISODE
         )[0]
+        if not understood.instruction:
+            understood = self._hidden_instructions(scope, [body]).get(body, understood)
         if understood.instruction:
             raise PolicyViolationError(
                 f"instruction-like text: {understood.reason}. Store what the user wants, not commands to the model."
@@ -377,6 +380,10 @@ class Personalizer:
                 turns=[t for t, _ in said],
             )
             understood.update(zip(said, judged))
+            hidden = self._hidden_instructions(scope, unique)
+            for t, sentence in said:
+                if sentence in hidden:
+                    understood[(t, sentence)] = hidden[sentence]
         out: list[tuple[Memory, Matrix | None]] = []
         for t, turn in enumerate(chunk):
             when = times[turn.message_index]
@@ -426,6 +433,23 @@ class Personalizer:
         if missing:
             vectors.update(zip(missing, self.embedder.embed(missing)))
         return [(m, v if v is not None else vectors[m.search_text]) for m, v in out]
+
+    def _hidden_instructions(self, scope: Scope, sentences: Sequence[str]) -> dict[str, Understanding]:
+        """The sentences whose decoded or look-alike forms (``normalize.detection_views``: base64, URL-encoded or
+        hex spans, Cyrillic look-alike letters) read as instruction-like, with that reading."""
+        views = {s: detection_views(s)[1:] for s in dict.fromkeys(sentences)}
+        hidden = [(s, v) for s, vs in views.items() for v in vs]
+        if not hidden:
+            return {}
+        texts = [v for _, v in hidden]
+        judged = self.understander.understand(
+            texts, self.embedder.embed(texts), embedder_name=self.embedder.name, user=scope.key
+        )
+        found: dict[str, Understanding] = {}
+        for (sentence, _), reading in zip(hidden, judged):
+            if reading.instruction and sentence not in found:
+                found[sentence] = reading
+        return found
 
     @staticmethod
     def _memory(scope: Scope, turn: Turn, text: str, kind: MemoryKind, when: datetime, origin: str | None) -> Memory:
@@ -552,8 +576,14 @@ class Personalizer:
         started = time.perf_counter()
         candidates = self._candidates(scope, query, cue, max(config.max_episodes * 3, 10), timings)
         mark = time.perf_counter()
-        used = select(candidates, config, cost=self.composer.line_cost, section_overhead=self.composer.section_overhead)
-        rendered = self.composer.render(self.policy, used, Composer.app_prompt(checked))
+        marker = self.composer.marker_for(candidates)
+        used = select(
+            candidates,
+            config,
+            cost=self.composer.line_cost,
+            section_overhead=lambda tier: self.composer.section_overhead(tier, marker),
+        )
+        rendered = self.composer.render(self.policy, used, Composer.app_prompt(checked), marker=marker)
         timings["compose"] = (time.perf_counter() - mark) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
         trace = Trace(
@@ -563,6 +593,7 @@ class Personalizer:
             time_cue=cue.describe() if cue is not None else None,
             policy_id=self.policy.id,
             policy_hash=self.policy.hash,
+            data_marker=rendered.marker,
             embedder=self.embedder.name,
             tokenizer=self.composer.counter.name,
             memory_budget=config.memory_budget,

@@ -27,10 +27,12 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from .defuse import CONTROL_TOKEN
 from .errors import InvalidInputError
+from .normalize import detection_views
 from .understand.labels import CONFLICTS
 
-__all__ = ["INJECTION_PATTERNS", "Policy"]
+__all__ = ["INJECTION_PATTERNS", "STRUCTURAL_PATTERNS", "Policy"]
 
 INJECTION_PATTERNS: tuple[str, ...] = (
     r"\b(?:ignore|disregard|forget|override|bypass)\b.{0,40}\b(?:instructions?|rules?|polic(?:y|ies)|prompts?|guidelines?|values?)\b",
@@ -41,6 +43,11 @@ INJECTION_PATTERNS: tuple[str, ...] = (
     r"\bpretend (?:that )?(?:you|there) (?:are|is) no (?:rules?|restrictions?|polic(?:y|ies))\b",
     r"</?(?:system|instructions?|policy)>",
 )
+STRUCTURAL_PATTERNS: dict[str, str] = {
+    CONTROL_TOKEN.pattern: "a chat-template or role token",
+    r"!\[[^\]]*\]\s*\(\s*(?:https?:)?//|<\s*img\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//": "an image that would fetch an outside URL",
+}
+"""Text no one writes to state a preference, whatever its words: a role token, an image pointing outside."""
 
 
 def _parse(text: str, origin: str) -> tuple[dict[str, str], list[str], str]:
@@ -90,7 +97,7 @@ class Policy:
                 f"Policy {self.id}: unknown principles {unknown}; a policy can hold {', '.join(CONFLICTS)}."
             )
         patterns = []
-        for pattern in (*INJECTION_PATTERNS, *self.deny):
+        for pattern in (*INJECTION_PATTERNS, *STRUCTURAL_PATTERNS, *self.deny):
             try:
                 patterns.append(re.compile(pattern, re.IGNORECASE | re.DOTALL))
             except re.error as exc:
@@ -143,15 +150,21 @@ class Policy:
         return f"{self.id}/{conflict}"
 
     def violation(self, text: str) -> str | None:
-        """Why the gate refuses ``text``, or None when it may be used."""
+        """Why the gate refuses ``text``, or None when it may be used. The gate reads the normalized text and
+        every decoded view of it (``normalize.detection_views``: look-alike letters, base64, URL-encoded and
+        hex spans)."""
         return _violation(self._compiled, text)
 
 
 @functools.lru_cache(maxsize=65536)
 def _violation(compiled: tuple[re.Pattern[str], ...], text: str) -> str | None:
     # Cached: the same memories are checked on every request (read-time gate).
-    for pattern in compiled:
-        if pattern.search(text):
-            kind = "instruction-like text" if pattern.pattern in INJECTION_PATTERNS else "a denied pattern"
-            return f"{kind}: matches {pattern.pattern!r}"
+    for number, view in enumerate(detection_views(text)):
+        for pattern in compiled:
+            if pattern.search(view):
+                where = "" if number == 0 else " (in a decoded or look-alike form of the text)"
+                if pattern.pattern in STRUCTURAL_PATTERNS:
+                    return f"instruction-like text: holds {STRUCTURAL_PATTERNS[pattern.pattern]}{where}"
+                kind = "instruction-like text" if pattern.pattern in INJECTION_PATTERNS else "a denied pattern"
+                return f"{kind}: matches {pattern.pattern!r}{where}"
     return None

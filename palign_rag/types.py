@@ -224,6 +224,9 @@ class Trace(BaseModel):
     """The time expression read from the query and the stretch of time it was taken to mean, if any."""
     policy_id: str
     policy_hash: str
+    """Hash of the policy in force; the policy section of the prompt depends on nothing else."""
+    data_marker: str = ""
+    """The random fence of this prompt's data blocks (preferences and remembered context)."""
     embedder: str
     tokenizer: str
     memory_budget: int

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from palign_rag import FakeEmbedder, FunctionBackend, MemoryStatus, Personalizer, Policy, PolicyViolationError
+from palign_rag.types import Tier
 from palign_rag.understand import LocalUnderstander
 from palign_rag.understand.llm import LLMUnderstander
 from tests.conftest import RecordingBackend, user
@@ -212,7 +213,9 @@ def test_always_on_preferences_leave_room_for_the_relevant_topical_one(personali
     for wish in ("Keep answers short.", "Use British spelling.", "Use metric units.", "No emojis, please."):
         personalizer.remember("ola", wish)
     allergy = personalizer.remember("ola", "I'm allergic to peanuts.")
-    budget = 2 * max(c.tokens for c in personalizer.compose("ola", [user("hi")]).trace.used()) + 60
+    trace = personalizer.compose("ola", [user("hi")]).trace
+    header = personalizer.composer.section_overhead(Tier.EXPLICIT, trace.data_marker)
+    budget = header + 2 * max(c.tokens for c in trace.used()) + 30  # a new marker may take a few more tokens
     composed = personalizer.compose("ola", [user("What snack should I bake for a party?")], memory_budget=budget)
     assert allergy.id in [c.memory.id for c in composed.trace.used()]
     assert any("always-on preferences may take" in c.reason for c in composed.trace.candidates)
