@@ -14,6 +14,7 @@ from .errors import InvalidInputError
 __all__ = ["BackendName", "Settings", "default_home"]
 
 BackendName = Literal["local", "openai"]
+PiiMode = Literal["redact", "keep", "refuse"]
 
 
 def default_home(env: Mapping[str, str] | None = None) -> Path:
@@ -36,6 +37,9 @@ class Settings(BaseModel):
     """Tokens the preference and memory sections may take together."""
     max_episodes: int = Field(default=8, ge=0)
     min_episode_similarity: float = 0.25
+    pii: PiiMode = "redact"
+    """What happens to personal data (emails, phone and card numbers, IBANs, IP addresses, national ids) in
+    text about to be stored: ``redact`` (default), ``keep``, or ``refuse`` (``PALIGN_PII``)."""
 
     @classmethod
     def resolve(
@@ -46,6 +50,7 @@ class Settings(BaseModel):
         model: str | None = None,
         base_url: str | None = None,
         api_key: str | None = None,
+        pii: str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> Settings:
         """Build settings from arguments, falling back to the environment."""
@@ -67,7 +72,13 @@ class Settings(BaseModel):
                 raise InvalidInputError(
                     f"PALIGN_MEMORY_BUDGET must be a whole number of tokens, got {budget_raw!r}."
                 ) from None
+        pii_mode = pii or env.get("PALIGN_PII") or "redact"
+        if pii_mode not in ("redact", "keep", "refuse"):
+            raise InvalidInputError(
+                f"Unknown PII mode {pii_mode!r}: set PALIGN_PII (or pii=) to redact, keep or refuse."
+            )
         return cls(
+            pii=pii_mode,  # type: ignore[arg-type]
             home=Path(home).expanduser() if home is not None else default_home(env),
             backend=chosen,  # type: ignore[arg-type]
             model=model or env.get("PALIGN_MODEL") or None,

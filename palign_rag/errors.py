@@ -24,6 +24,7 @@ __all__ = [
     "MissingUserError",
     "ModelNotFoundError",
     "PalignError",
+    "PersonalDataError",
     "PolicyViolationError",
     "RuntimeFailure",
     "StoreError",
@@ -64,6 +65,11 @@ class PolicyViolationError(UsageError):
             "not as an instruction to the assistant."
         )
         self.reason = reason
+
+
+class PersonalDataError(InvalidInputError):
+    """Text holds personal data (an email, a card number, ...) and the PII mode is ``refuse``; nothing was
+    stored. The message names the kinds found, never the values."""
 
 
 class RuntimeFailure(PalignError, RuntimeError):

@@ -26,6 +26,7 @@ from .extract import Turn, turns
 from .messages import check_text, check_user_id, message_text, validate_messages
 from .normalize import detection_views, normalize
 from .policy import Policy
+from .privacy import Privacy
 from .reconcile import Replacement, replacements
 from .retrieve import SelectionConfig, rank, select
 from .store import ChromaStore, MemoryStore
@@ -69,6 +70,8 @@ class IngestReport(BaseModel):
     """Preferences that ask the assistant to drop a principle of the policy: stored, never composed."""
     superseded: int = 0
     """Stored or new preferences replaced by a newer one (a change of mind or a restatement)."""
+    redacted: int = 0
+    """Pieces of personal data (emails, card numbers, ...) replaced by their kind before storing."""
     memory_ids: list[str] = Field(default_factory=list)
 
 
@@ -158,6 +161,7 @@ class Personalizer:
         self._backend = backend
         self._backend_lock = threading.Lock()
         self.composer = Composer()
+        self.privacy = Privacy(self.settings.pii)
         self.understander: Understander = understander or LocalUnderstander()
         self._selection = selection
         if selection is not None and memory_budget is not None:
@@ -212,6 +216,7 @@ class Personalizer:
         """
         scope = self._scope(user_id, "remember")
         body = check_text(normalize(check_text(text)), "text (once invisible characters are removed)")
+        body, _ = self.privacy.text(body)
         try:
             kind = MemoryKind(kind)
             source = MemorySource(source)
@@ -294,11 +299,11 @@ class Personalizer:
         policy is blocked; a preference that changes or restates an older one supersedes it.
         """
         scope = self._scope(user_id, "ingest")
-        checked = validate_messages(messages)
+        checked, redacted = self.privacy.messages(validate_messages(messages))
         default_time = at or utcnow()
         times = [_message_time(m, i, default_time) for i, m in enumerate(checked)]
         found = turns(checked, include_assistant=include_assistant)
-        report = IngestReport()
+        report = IngestReport(redacted=redacted)
         new: dict[str, tuple[Memory, Matrix]] = {}
         resaid: set[str] = set()
         # Embedding and understanding (CPU-bound) of one chunk overlaps the store write of the previous one.
