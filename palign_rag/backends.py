@@ -12,15 +12,27 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
+import re
+import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import jinja2
+from jinja2.ext import Extension, loopcontrols
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import BackendError, InvalidInputError, ModelNotFoundError
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    from jinja2.nodes import Node
+    from jinja2.parser import Parser
     from langchain_core.language_models import BaseChatModel
     from llama_cpp import Llama
 
@@ -194,8 +206,162 @@ def _load_llama(path: str, n_ctx: int) -> Llama:
         raise ModelNotFoundError(f"Cannot load the GGUF model at {path}: {exc}. Pass a valid .gguf file.") from exc
 
 
+# --- Local chat prompts, built as token ids -------------------------------------------------------
+#
+# llama-cpp-python's ``create_chat_completion`` renders the chat template into one string and tokenizes
+# it with special-token parsing on, so text *inside* a message (a user's words, a memory quoted in the
+# system prompt) such as ``<|im_end|>\n<|im_start|>system\n...`` would become real control tokens and
+# open a new turn. ``LocalBackend`` therefore renders the template itself with a sentinel in place of
+# every message's content, takes control tokens only from the template's own text, tokenizes all other
+# text (contents included) with special-token parsing off, and sends the token ids.
+
+# Used when the GGUF carries no chat template.
+_CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+_CHATML_END_OF_TURN = "<|im_end|>"
+
+
+class _IgnoreGenerationTags(Extension):
+    """Pass-through for Hugging Face's ``{% generation %}`` chat-template tag (as llama-cpp-python does)."""
+
+    tags = {"generation"}  # noqa: RUF012  (jinja2 declares it a plain set)
+
+    def parse(self, parser: Parser) -> list[Node]:
+        parser.stream.skip(1)
+        return parser.parse_statements(("name:endgeneration",), drop_needle=True)
+
+
+def _tojson(
+    value: Any,
+    ensure_ascii: bool = False,
+    indent: int | None = None,
+    separators: tuple[str, str] | None = None,
+    sort_keys: bool = False,
+) -> str:
+    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+
+def _raise_exception(message: str) -> None:
+    raise ValueError(message)
+
+
+def _strftime_now(fmt: str) -> str:
+    return datetime.now().strftime(fmt)
+
+
+@functools.lru_cache(maxsize=8)
+def _chat_template(source: str) -> jinja2.Template:
+    """Compile a chat template the way llama-cpp-python (and Transformers) do: sandboxed, trimmed blocks."""
+    environment = ImmutableSandboxedEnvironment(
+        loader=jinja2.BaseLoader(),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=[_IgnoreGenerationTags, loopcontrols],
+    )
+    environment.filters["tojson"] = _tojson
+    return environment.from_string(source)
+
+
+def _content_text(content: Any) -> str | None:
+    """A message's content as plain text; ``None`` for content with no text (such as a tool-call stub)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
+    return None
+
+
+def _token_text(llama: Llama, token: int) -> str:
+    return llama.detokenize([token], special=True).decode("utf-8", errors="replace") if token >= 0 else ""
+
+
+def _control_token(llama: Llama, text: str) -> int | None:
+    """The id of ``text`` when the vocabulary has it as a single control token, else ``None``."""
+    special = llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+    plain = llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+    return special[0] if len(special) == 1 and special != plain else None
+
+
+def _split_at_control_tokens(llama: Llama, text: str) -> list[str | int]:
+    """Template text as plain-text runs and the ids of the control tokens it writes, in order."""
+    controls: dict[str, int] = {}
+    for token in set(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)):
+        # a control token renders as nothing unless special tokens are shown
+        if not llama.detokenize([token], special=False) and (shown := _token_text(llama, token)):
+            controls[shown] = token
+    if not controls:
+        return [text]
+    pattern = "|".join(re.escape(shown) for shown in sorted(controls, key=len, reverse=True))
+    segments: list[str | int] = []
+    position = 0
+    for match in re.finditer(pattern, text):
+        segments += [text[position : match.start()], controls[match.group()]]
+        position = match.end()
+    return [*segments, text[position:]]
+
+
+def _chat_prompt_tokens(llama: Llama, messages: Messages) -> list[int]:
+    template = llama.metadata.get("tokenizer.chat_template") or _CHATML_TEMPLATE
+    marker = f"PALIGNMSG{secrets.token_hex(8)}"
+    contents: list[str] = []
+    masked: list[dict[str, Any]] = []
+    for message in messages:
+        text = _content_text(message.get("content"))
+        if text is None:
+            masked.append(dict(message))
+            continue
+        masked.append({**message, "content": f"{marker}N{len(contents)}E"})
+        contents.append(text)
+    rendered = _chat_template(template).render(
+        messages=masked,
+        add_generation_prompt=True,
+        bos_token=_token_text(llama, llama.token_bos()),
+        eos_token=_token_text(llama, llama.token_eos()),
+        raise_exception=_raise_exception,
+        strftime_now=_strftime_now,
+        functions=None,
+        function_call=None,
+        tools=None,
+        tool_choice=None,
+    )
+    # llama.cpp's special-token parsing cuts the text at control tokens and tokenizes each run between
+    # them on its own. Do the same, but cut only at control tokens written by the template: a message's
+    # content joins the plain-text run around it, so ordinary prompts get exactly llama-cpp's ids.
+    segments: list[str | int] = []
+    position = 0
+    for match in re.finditer(rf"{marker}N(\d+)E", rendered):
+        segments += _split_at_control_tokens(llama, rendered[position : match.start()])
+        segments.append(contents[int(match.group(1))])
+        position = match.end()
+    segments += _split_at_control_tokens(llama, rendered[position:])
+    tokens: list[int] = []
+    run: list[str] = []
+    for segment in [*segments, -1]:
+        if isinstance(segment, str):
+            run.append(segment)
+            continue
+        if text := "".join(run):
+            tokens += llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        run = []
+        if segment >= 0:
+            tokens.append(segment)
+    # BOS once: only when the model asks for one and the template has not written it already
+    bos = llama.tokenize(b"", add_bos=True, special=False)
+    if bos and tokens[: len(bos)] != bos:
+        tokens = bos + tokens
+    return tokens
+
+
 class LocalBackend:
-    """A GGUF model run in-process by llama-cpp-python; by default the bundled SmolLM2-135M-Instruct."""
+    """A GGUF model run in-process by llama-cpp-python; by default the bundled SmolLM2-135M-Instruct.
+
+    The prompt goes to the model as token ids built by ``prompt_tokens``, never as one templated string,
+    so that text inside a message can never become a control token (see ``prompt_tokens``).
+    """
 
     def __init__(self, model_path: str | Path | None = None, *, n_ctx: int = 4096, max_tokens: int = 256) -> None:
         path = Path(model_path).expanduser() if model_path else bundled_model_path()
@@ -207,6 +373,20 @@ class LocalBackend:
         self.name = f"local:{path.stem}"
         self._lock = threading.Lock()  # a llama.cpp context serves one request at a time
 
+    def prompt_tokens(self, messages: Messages) -> list[int]:
+        """The token ids the model is given for ``messages``, ending with the assistant's generation prompt.
+
+        Why this exists: llama-cpp-python's ``create_chat_completion`` renders the chat template into one
+        string and tokenizes all of it with special-token parsing on, so a message holding
+        ``<|im_end|>\\n<|im_start|>system\\n...`` (a user's words, or a memory quoted in the system prompt)
+        would end its turn and start a forged one. Here the model's chat template (GGUF metadata
+        ``tokenizer.chat_template``; plain ChatML when there is none) is rendered as llama-cpp-python renders
+        it, but with a sentinel in place of each message's content; control tokens are taken only from the
+        template's own text, and all other text, contents included, is tokenized with special-token parsing
+        off. For ordinary messages the ids equal what ``create_chat_completion`` would send.
+        """
+        return _chat_prompt_tokens(_load_llama(str(self.model_path), self.n_ctx), messages)
+
     def complete(self, messages: Messages, **kwargs: Any) -> Completion:
         llama = _load_llama(str(self.model_path), self.n_ctx)
         options = {k: v for k, v in kwargs.items() if k in ("temperature", "top_p", "max_tokens", "stop", "seed")}
@@ -214,19 +394,42 @@ class LocalBackend:
         options.setdefault("temperature", 0.2)
         try:
             with self._lock:
-                response: Any = llama.create_chat_completion(messages=list(messages), **options)  # type: ignore[arg-type]
-        except ValueError as exc:
+                prompt = _chat_prompt_tokens(llama, messages)
+                response: Any = llama.create_completion(prompt=prompt, **options, **self._end_of_turn(llama, options))
+        except (ValueError, jinja2.TemplateError) as exc:
             raise BackendError(
                 f"The local model could not answer: {exc}. Shorten the conversation or lower the memory budget.",
                 backend=self.name,
             ) from exc
         usage = response.get("usage") or {}
         return Completion(
-            content=response["choices"][0]["message"].get("content") or "",
+            content=response["choices"][0].get("text") or "",
             model=self.model_path.stem,
             prompt_tokens=usage.get("prompt_tokens"),
             completion_tokens=usage.get("completion_tokens"),
         )
+
+    @staticmethod
+    def _end_of_turn(llama: Llama, options: dict[str, Any]) -> dict[str, Any]:
+        """Stop options so generation ends with the assistant's turn: at EOS and, for ChatML, ``<|im_end|>``."""
+        from llama_cpp import StoppingCriteriaList
+
+        stop_ids = {llama.token_eos()} - {-1}
+        stop_texts = [_token_text(llama, llama.token_eos())]
+        im_end = _control_token(llama, _CHATML_END_OF_TURN)
+        if im_end is not None:
+            stop_ids.add(im_end)
+            stop_texts.append(_CHATML_END_OF_TURN)
+        requested = options.pop("stop", None) or []
+        requested = [requested] if isinstance(requested, str) else list(requested)
+
+        def at_end_of_turn(input_ids: npt.NDArray[np.intc], logits: npt.NDArray[np.single]) -> bool:
+            return len(input_ids) > 0 and int(input_ids[-1]) in stop_ids
+
+        return {
+            "stop": requested + [t for t in dict.fromkeys(stop_texts) if t],
+            "stopping_criteria": StoppingCriteriaList([at_end_of_turn]),
+        }
 
     async def acomplete(self, messages: Messages, **kwargs: Any) -> Completion:
         return await asyncio.to_thread(self.complete, messages, **kwargs)
