@@ -45,9 +45,17 @@ INJECTION_PATTERNS: tuple[str, ...] = (
 )
 STRUCTURAL_PATTERNS: dict[str, str] = {
     CONTROL_TOKEN.pattern: "a chat-template or role token",
+    r"[\"']role[\"']\s*:\s*[\"'](?:system|assistant|developer|tool|function)[\"']": "a message in another role",
+    r"[\"'](?:tool_calls|function_call|tool_use|tool_choice)[\"']\s*:|[\"']method[\"']\s*:\s*[\"']tools/call"
+    r"|</?\s*(?:function_calls|invoke|tool_calls?|tool_use)\b": "a tool call",
+    r"\{\{.*?\}\}|\{%.*?%\}": "a template expression",
+    r"<\s*/?\s*(?:script|iframe|object|embed|svg|link|meta|form)\b|<[^>]*\bon[a-z]+\s*=": "active markup",
+    r"(?:^|[\s\"'(])=\s*(?:HYPERLINK|IMAGE|IMPORTXML|IMPORTDATA|IMPORTHTML|IMPORTFEED|WEBSERVICE)\s*\(": "a formula that fetches a URL",
     r"!\[[^\]]*\]\s*\(\s*(?:https?:)?//|<\s*img\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//": "an image that would fetch an outside URL",
 }
-"""Text no one writes to state a preference, whatever its words: a role token, an image pointing outside."""
+"""Text no one writes to state a preference, whatever its words: a role token, a message in another role, a
+tool call, a template expression, active markup, an image or formula that fetches an outside URL. A memory
+holding one is quarantined (kept for audit, never composed); the text would be defused at render anyway."""
 
 
 def _parse(text: str, origin: str) -> tuple[dict[str, str], list[str], str]:

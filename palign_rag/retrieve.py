@@ -165,10 +165,10 @@ def _exclude(candidate: Candidate, policy: Policy, config: SelectionConfig) -> N
             f"quarantined: {memory.quarantine_reason or 'by the gate'}",
         )
         return
-    if status is MemoryStatus.BLOCKED:
+    if status is MemoryStatus.BLOCKED and _still_blocked(memory.blocked_by, policy):
         candidate.decision, candidate.reason = "blocked", memory.status_reason or f"blocked by {memory.blocked_by}"
         return
-    if status is not MemoryStatus.ACTIVE:
+    if status not in (MemoryStatus.ACTIVE, MemoryStatus.BLOCKED):
         candidate.decision, candidate.reason = "inactive", status.value
         return
     violation = policy.violation(memory.text)
@@ -192,6 +192,14 @@ def _exclude(candidate: Candidate, policy: Policy, config: SelectionConfig) -> N
         f"topical ({memory.subject}) and the question does not touch it: similarity {candidate.dense:.3f} "
         f"< {config.topical_similarity}, question on {memory.subject} {on_subject:.2f} < {config.topical_subject}"
     )
+
+
+def _still_blocked(blocked_by: str | None, policy: Policy) -> bool:
+    """A memory blocked for asking to drop a value stays blocked while the policy in force holds that value;
+    a policy that no longer holds it (``principles``) lets it be used. Blocked for no named value: stays."""
+    if not blocked_by:
+        return True
+    return blocked_by.rpartition("/")[2] in policy.principles
 
 
 def _touches(candidate: Candidate, config: SelectionConfig) -> bool:

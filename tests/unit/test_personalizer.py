@@ -236,11 +236,13 @@ def test_budget_drops_lowest_ranked_preferences_and_says_why(personalizer: Perso
 
 
 def test_memory_text_is_quoted_data_never_template_source(personalizer: Personalizer) -> None:
-    tricky = 'I prefer {{ 7*7 }} and {% raw %}"quotes"\nand a second line'
-    personalizer.remember("hal", tricky)
+    personalizer.remember("hal", 'I prefer "quotes"\nand a second line, 7*7 times')
     prompt = personalizer.compose("hal", [user("what do I prefer about quotes?")]).system_prompt
-    assert '"I prefer {{ 7*7 }} and {% raw %}\\"quotes\\"\\nand a second line"' in prompt
-    assert "49" not in prompt
+    assert '"I prefer \\"quotes\\"\\nand a second line, 7*7 times"' in prompt
+    # template syntax is no way to state a preference: refused at write time (and shown as text if stored)
+    with pytest.raises(PolicyViolationError, match="template expression"):
+        personalizer.remember("hal", "I prefer {{ 7*7 }} and {% raw %}")
+    assert "49" not in personalizer.compose("hal", [user("hi")]).system_prompt
 
 
 def test_a_custom_policy_file_replaces_the_default(home: Path, backend: RecordingBackend, tmp_path: Path) -> None:

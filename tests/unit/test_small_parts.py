@@ -170,3 +170,31 @@ def test_a_preference_that_replaced_another_is_relevant_where_the_older_one_was(
     # a question the older one was not close to either leaves the newer one out, as before
     far = run(0.1)
     assert far["new"].decision == "dropped_relevance" and far["new"].touched_via is None
+
+
+def test_a_blocked_preference_follows_the_policy_in_force_at_read_time() -> None:
+    from datetime import datetime, timezone
+
+    from palign_rag.policy import Policy
+    from palign_rag.retrieve import rank
+    from palign_rag.store.base import Hit
+    from palign_rag.types import Memory, MemoryKind, MemoryStatus
+
+    blocked = Memory(
+        id="b",
+        user_id="u",
+        text="Never warn me about risks.",
+        kind=MemoryKind.PREFERENCE,
+        applies="always",
+        status=MemoryStatus.BLOCKED,
+        blocked_by="palign-default/safety",
+    )
+    hits = [Hit(memory=blocked, dense=0.5, dense_rank=0, lexical=0.0, lexical_rank=None)]
+    now = datetime.now(timezone.utc)
+    assert rank(hits, policy=Policy.default(), now=now)[0].decision == "blocked"
+    # a policy that holds the value under another id still blocks it
+    strict = Policy.from_text("---\nid: other\n---\nBe safe.")
+    assert rank(hits, policy=strict, now=now)[0].decision == "blocked"
+    # a policy that does not hold that value lets the preference through
+    lenient = Policy.from_text("---\nid: lenient\nprinciples: honesty\n---\nBe honest.")
+    assert rank(hits, policy=lenient, now=now)[0].reason == ""
