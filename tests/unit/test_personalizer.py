@@ -391,3 +391,29 @@ def test_retrieve_ranks_across_tiers_and_leaves_out_what_may_not_be_used(persona
     assert len(everything) == 3  # the quarantined turn is never offered
     with pytest.raises(InvalidInputError, match="positive"):
         personalizer.retrieve("sky", [user("trains")], k=0)
+
+
+def test_a_memory_stored_before_a_policy_change_is_blocked_by_the_new_policy(
+    home: Path, backend: RecordingBackend, tmp_path: Path
+) -> None:
+    before = Personalizer(home, embedder=FakeEmbedder(), backend=backend)
+    stored = before.remember("ivy", "I love casino games")
+    assert stored.id in [c.memory.id for c in before.compose("ivy", [user("casino games?")]).trace.used()]
+    policy_file = tmp_path / "policy.md"
+    policy_file.write_text("---\nid: kids-app\ndeny: \\bcasino\\b\n---\nKeep everything suitable for children.\n")
+    after = Personalizer(home, embedder=FakeEmbedder(), backend=backend, policy=policy_file)
+    candidate = next(c for c in after.compose("ivy", [user("casino games?")]).trace.candidates if c.memory.id == stored.id)
+    assert candidate.decision == "blocked" and "kids-app" in candidate.reason
+
+
+def test_each_tenant_has_its_own_policy_and_its_own_users(
+    home: Path, backend: RecordingBackend, tmp_path: Path
+) -> None:
+    strict = tmp_path / "strict.md"
+    strict.write_text("---\nid: strict\n---\nAnswer formally.\n")
+    shop = Personalizer(home, embedder=FakeEmbedder(), backend=backend, tenant="shop")
+    school = Personalizer(home, embedder=FakeEmbedder(), backend=backend, tenant="school", policy=strict)
+    shop.remember("sam", "I prefer short answers.")
+    assert school.memories("sam") == []
+    assert school.compose("sam", [user("hi")]).system_prompt.startswith("# Values (highest priority)\nAnswer formally.")
+    assert shop.compose("sam", [user("hi")]).trace.policy_id == "palign-default"
