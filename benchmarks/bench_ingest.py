@@ -19,8 +19,16 @@ import sys
 from pathlib import Path
 
 _CHILD = r"""
-import json, sys, time
+import importlib.util, json, sys, time
+from pathlib import Path
 sys.path.insert(0, sys.argv[1])
+# each checkout renders with its own templates (the editable install maps palign_rag.prompts to this one's)
+prompts = Path(sys.argv[1]) / "prompts"
+spec = importlib.util.spec_from_file_location(
+    "palign_rag.prompts", prompts / "__init__.py", submodule_search_locations=[str(prompts)]
+)
+sys.modules["palign_rag.prompts"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(sys.modules["palign_rag.prompts"])
 from palign_rag import Personalizer, SentenceTransformerEmbedder
 from palign_rag.store import ChromaStore
 from palign_rag.eval.datasets import filler_messages

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 import unicodedata
 import urllib.parse
@@ -26,6 +27,7 @@ import urllib.parse
 __all__ = ["detection_views", "normalize"]
 
 _KEEP_CONTROLS = {"\t", "\n", "\r"}
+_ASCII_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TAG_BLOCK = range(0xE0000, 0xE0080)
 _TAG_RUN = re.compile("[\U000e0000-\U000e007f]+")
 _VARIATION_SUPPLEMENT = range(0xE0100, 0xE01F0)
@@ -48,26 +50,40 @@ _CONFUSABLE = str.maketrans(
 )  # fmt: skip
 
 
-def _invisible(char: str) -> bool:
-    code = ord(char)
-    if code in _TAG_BLOCK or code in _VARIATION_SUPPLEMENT:
-        return True
-    category = unicodedata.category(char)
-    if category == "Cf":  # zero-width, bidi controls, soft hyphen, word joiner, byte order mark, ...
-        return True
-    return category == "Cc" and char not in _KEEP_CONTROLS
+@functools.cache
+def _invisible_class() -> re.Pattern[str]:
+    """One character class of every invisible code point: format characters (zero-width, bidi controls,
+    soft hyphen, byte order mark, ...), control characters other than tab and line breaks, the tag block
+    (read before by ``_spelled``) and the variation selectors supplement. Built on first use (a scan of the
+    planes that hold format characters, about 0.25 s once per process); then one regex pass strips a text, where
+    a Unicode category test per character took 0.7 s of a 16 s ingest of chat traffic."""
+    codes = [
+        code
+        for code in [*range(0x30000), *range(0xE0000, 0xE1000)]
+        if code in _TAG_BLOCK
+        or code in _VARIATION_SUPPLEMENT
+        or unicodedata.category(chr(code)) == "Cf"
+        or (unicodedata.category(chr(code)) == "Cc" and chr(code) not in _KEEP_CONTROLS)
+    ]
+    ranges: list[str] = []
+    start = previous = codes[0]
+    for code in [*codes[1:], -1]:
+        if code != previous + 1:
+            ranges.append(re.escape(chr(start)) + ("-" + re.escape(chr(previous)) if previous > start else ""))
+            start = code
+        previous = code
+    return re.compile("[" + "".join(ranges) + "]")
 
 
 def normalize(text: str) -> str:
     """NFKC, with invisible characters (zero-width, bidi and other format characters, tag characters, control
     characters other than tab and line breaks) removed. Idempotent."""
+    if text.isascii():  # NFKC leaves ASCII as it is, and ASCII has no format characters: only controls go
+        return _ASCII_CONTROL.sub("", text)
     folded = unicodedata.normalize("NFKC", text)
-    if folded.isascii() and folded.isprintable():
-        return folded
     if _TAG_RUN.search(folded):
         folded = _TAG_RUN.sub(_spelled, folded)
-    cleaned = "".join(char for char in folded if not _invisible(char))
-    return unicodedata.normalize("NFKC", cleaned)
+    return unicodedata.normalize("NFKC", _invisible_class().sub("", folded))
 
 
 def _spelled(run: re.Match[str]) -> str:
