@@ -180,3 +180,18 @@ def test_bare_nine_and_twelve_digit_numbers_need_context() -> None:
     # Without the id's name these are too ambiguous (order numbers, Spanish phones) and are left alone.
     assert find_pii("Reference 123456789 is on the letter.") == []
     assert find_pii("Reference 046 454 286 is on the letter.") == []
+
+
+def test_the_pii_benchmark_finds_every_kind_and_leaves_numbers_alone() -> None:
+    """The project's generated PII corpus (another seed than the one reported in BENCHMARKS.md)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_pii.py"
+    args = [sys.executable, str(script), "--seed", "5", "--per-kind", "300", "--negatives", "500", "--json"]
+    figures = json.loads(subprocess.run(args, capture_output=True, text=True, check=True).stdout)
+    assert all(recall >= 0.99 for recall in figures["recall"].values()), figures["recall"]
+    assert figures["fp_numeric_negatives"]["rate_any"] <= 0.01
+    assert figures["fp_training_corpus"]["rate_any"] <= 0.002
