@@ -402,7 +402,9 @@ def test_a_memory_stored_before_a_policy_change_is_blocked_by_the_new_policy(
     policy_file = tmp_path / "policy.md"
     policy_file.write_text("---\nid: kids-app\ndeny: \\bcasino\\b\n---\nKeep everything suitable for children.\n")
     after = Personalizer(home, embedder=FakeEmbedder(), backend=backend, policy=policy_file)
-    candidate = next(c for c in after.compose("ivy", [user("casino games?")]).trace.candidates if c.memory.id == stored.id)
+    candidate = next(
+        c for c in after.compose("ivy", [user("casino games?")]).trace.candidates if c.memory.id == stored.id
+    )
     assert candidate.decision == "blocked" and "kids-app" in candidate.reason
 
 
