@@ -127,6 +127,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     attacks.add_argument("--json", action="store_true", help="print the figures as JSON")
 
+    serve = commands.add_parser("serve", help="run the OpenAI-compatible proxy (needs the 'server' extra)")
+    serve.add_argument("--home", help="store directory (default: $PALIGN_HOME or ~/.palign)")
+    _backend_options(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument(
+        "--keys",
+        help='JSON file {"api key": "tenant"} (default: $PALIGN_API_KEYS; none: one open tenant, loopback only)',
+    )
+    serve.add_argument(
+        "--tenant-policy",
+        action="append",
+        default=[],
+        metavar="TENANT=FILE",
+        help="a policy file for one tenant (repeatable); other tenants get --policy or the default",
+    )
+    serve.add_argument("--require-user", action="store_true", help="answer 400 to a request that names no user")
+    serve.add_argument("--retries", type=int, default=2, help="retries of timeouts, 429 and 5xx (default 2)")
+    serve.add_argument("--deadline", type=float, default=120.0, help="give up on the backend after this many seconds")
+
     forget = commands.add_parser("forget", help="delete one memory (--id) or all of a user's memories")
     _common(forget, json_flag=True)
     forget.add_argument("--id", dest="memory_id", help="the memory to delete (see `palign memories`)")
@@ -439,7 +459,49 @@ def _print_eval(figures: dict[str, Any]) -> None:
         print(f"  report: {figures['report']}")
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .errors import InvalidInputError
+
+    try:
+        import uvicorn
+
+        from .server import ApiKeys, BackendUpstream, HttpUpstream, create_app, tenant_personalizers
+    except ImportError as exc:
+        raise InvalidInputError(
+            f"palign serve needs the server extra ({exc.name} is missing): pip install 'palign-rag[server]'."
+        ) from None
+    from .policy import Policy
+
+    keys = ApiKeys.load(args.keys)
+    if keys.open and args.host not in ("127.0.0.1", "localhost", "::1"):
+        raise InvalidInputError(
+            f"No API keys are configured, so the proxy only binds to 127.0.0.1 (asked: {args.host}). "
+            "Set PALIGN_API_KEYS or --keys to serve other addresses."
+        )
+    policies = {}
+    for item in args.tenant_policy:
+        tenant, sep, path = item.partition("=")
+        if not sep or not tenant or not path:
+            raise InvalidInputError(f"--tenant-policy takes TENANT=FILE, got {item!r}.")
+        policies[tenant] = Policy.from_file(path)
+    base = _personalizer(args)
+    if base.settings.backend == "openai" and base.settings.base_url:
+        upstream: Any = HttpUpstream(
+            base.settings.base_url,
+            api_key=base.settings.api_key,
+            max_retries=args.retries,
+            deadline=args.deadline,
+        )
+    else:
+        upstream = BackendUpstream(base.backend)
+    app = create_app(tenant_personalizers(base, policies), upstream, keys=keys, require_user=args.require_user)
+    print(f"palign proxy on http://{args.host}:{args.port}/v1 -> {upstream.name}", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 _COMMANDS = {
+    "serve": _cmd_serve,
     "demo": _cmd_demo,
     "remember": _cmd_remember,
     "ingest": _cmd_ingest,

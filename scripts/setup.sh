@@ -13,6 +13,6 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "setup: installing into .venv (the first run compiles llama-cpp-python, about 6 minutes on 2 cores)" >&2
   .venv/bin/python -m pip install --quiet --upgrade pip
   # torch pinned here (CPU build), in the same command as the rest, so nothing pulls a CUDA build.
-  .venv/bin/python -m pip install --quiet "torch==2.13.0" -e ".[local,dev]"
+  .venv/bin/python -m pip install --quiet "torch==2.13.0" -e ".[local,dev,server]"
   echo "$want" > "$stamp"
 fi

@@ -1,0 +1,317 @@
+"""The OpenAI-compatible proxy: ``create_app`` builds the FastAPI application that ``palign serve`` runs.
+
+A thin layer over ``Personalizer``: a chat request is composed for its user (the request's ``user`` field or
+the ``X-Palign-User`` header, inside the tenant its API key maps to), forwarded with every other field
+unchanged, and the answer comes back unchanged apart from the added ``X-Palign-*`` headers. The user's turns
+are captured into memory only after the backend answered successfully, off the response path; ``ingest`` is
+idempotent (a memory's id is a hash of its text), so a client that resends the whole history each time stores
+nothing twice. Every error, malformed requests included, is OpenAI error JSON; no stack trace is ever sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import InvalidInputError, PalignError, PolicyViolationError, UsageError
+from ..personalizer import Personalizer
+from ..policy import Policy
+from ..types import Memory, MemoryKind, Trace
+from .auth import ApiKeys
+from .upstream import Upstream, UpstreamError, UpstreamPassthrough, error_body
+
+__all__ = ["TraceStore", "create_app", "tenant_personalizers"]
+
+logger = logging.getLogger("palign_rag.server")
+
+
+class ChatCompletionRequest(BaseModel):
+    """An OpenAI chat completions request. Every field beyond these is forwarded to the backend unchanged."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str | None = None
+    messages: list[dict[str, Any]] = Field(min_length=1)
+    user: str | None = Field(default=None, description="the end user whose memories personalize the request")
+    stream: bool = False
+
+
+class InspectResponse(BaseModel):
+    messages: list[dict[str, Any]]
+    trace: Trace
+
+
+class NewMemory(BaseModel):
+    text: str
+    kind: MemoryKind = MemoryKind.PREFERENCE
+
+
+class TraceStore:
+    """The latest traces, per tenant, at most ``capacity`` in all (oldest dropped first)."""
+
+    def __init__(self, capacity: int = 1000) -> None:
+        self.capacity = capacity
+        self._traces: OrderedDict[tuple[str, str], Trace] = OrderedDict()
+
+    def add(self, tenant: str, trace: Trace) -> None:
+        self._traces[(tenant, trace.id)] = trace
+        while len(self._traces) > self.capacity:
+            self._traces.popitem(last=False)
+
+    def get(self, tenant: str, trace_id: str) -> Trace | None:
+        return self._traces.get((tenant, trace_id))
+
+
+def _error(status: int, message: str, kind: str, code: str | None = None, param: str | None = None) -> JSONResponse:
+    return JSONResponse(error_body(message, kind, code, param), status_code=status)
+
+
+class _Unauthorized(Exception):
+    pass
+
+
+def tenant_personalizers(
+    base: Personalizer, policies: dict[str, Policy] | None = None
+) -> Callable[[str], Personalizer]:
+    """One ``Personalizer`` per tenant, sharing ``base``'s store, embedder, understander and backend; a tenant
+    named in ``policies`` gets its own policy, the others ``base``'s."""
+    made: dict[str, Personalizer] = {base.tenant: base} if not policies or base.tenant not in policies else {}
+    lock = threading.Lock()
+
+    def personalizer_for(tenant: str) -> Personalizer:
+        with lock:
+            if tenant not in made:
+                made[tenant] = Personalizer(
+                    settings=base.settings,
+                    store=base.store,
+                    embedder=base.embedder,
+                    backend=base._backend,
+                    policy=(policies or {}).get(tenant, base.policy),
+                    tenant=tenant,
+                    understander=base.understander,
+                    selection=base._selection,
+                )
+            return made[tenant]
+
+    return personalizer_for
+
+
+def create_app(
+    personalizer_for: Callable[[str], Personalizer],
+    upstream: Upstream,
+    *,
+    keys: ApiKeys | None = None,
+    require_user: bool = False,
+    trace_capacity: int = 1000,
+) -> FastAPI:
+    """The proxy application. ``personalizer_for(tenant)`` gives the ``Personalizer`` of a tenant (each may
+    hold its own policy); ``upstream`` answers the personalized requests; ``keys`` map API keys to tenants
+    (none: one open ``default`` tenant); ``require_user`` answers 400 to a chat request that names no user
+    instead of forwarding it unpersonalized."""
+    keys = keys or ApiKeys()
+    traces = TraceStore(trace_capacity)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await upstream.aclose()
+
+    app = FastAPI(
+        title="palign-rag",
+        version="0.1.0",
+        description="OpenAI-compatible personalization proxy",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(_Unauthorized)
+    async def unauthorized(request: Request, exc: _Unauthorized) -> JSONResponse:
+        return _error(
+            401,
+            "Missing or invalid API key: send 'Authorization: Bearer <key>'.",
+            "invalid_request_error",
+            "invalid_api_key",
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return _error(
+            400,
+            f"Invalid request: {where or 'body'}: {first.get('msg', 'malformed')}.",
+            "invalid_request_error",
+            "invalid_request",
+            where or None,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail), "invalid_request_error")
+
+    @app.exception_handler(PolicyViolationError)
+    async def refused(request: Request, exc: PolicyViolationError) -> JSONResponse:
+        return _error(422, str(exc), "invalid_request_error", "policy_violation")
+
+    @app.exception_handler(UsageError)
+    async def usage(request: Request, exc: UsageError) -> JSONResponse:
+        return _error(400, str(exc), "invalid_request_error", "invalid_request")
+
+    @app.exception_handler(UpstreamError)
+    async def upstream_failed(request: Request, exc: UpstreamError) -> JSONResponse:
+        return _error(exc.status, exc.message, "upstream_error", exc.code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("unexpected %s while serving %s", type(exc).__name__, request.url.path)
+        kind = "server_error" if not isinstance(exc, PalignError) else "palign_error"
+        return _error(500, "Internal error in the palign proxy; see its log.", kind)
+
+    def tenant_of(authorization: str | None) -> str:
+        token = authorization.removeprefix("Bearer ").strip() if authorization else None
+        tenant = keys.tenant(token)
+        if tenant is None:
+            raise _Unauthorized()
+        return tenant
+
+    def capture(tenant: str, user: str, messages: list[dict[str, Any]]) -> None:
+        try:
+            personalizer_for(tenant).ingest(user, messages)
+        except Exception as exc:  # never fails the answer already sent; the text stays out of the log
+            logger.warning("capturing a conversation failed: %s", type(exc).__name__)
+
+    @app.get("/v1/models")
+    async def models(authorization: str | None = Header(default=None)) -> Response:
+        tenant_of(authorization)
+        reply = await upstream.models()
+        return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
+
+    @app.post("/v1/chat/completions", response_model=None)
+    async def chat_completions(
+        request: Request,
+        payload: ChatCompletionRequest,
+        authorization: str | None = Header(default=None),
+        x_palign_user: str | None = Header(default=None),
+    ) -> Response:
+        tenant = tenant_of(authorization)
+        body: dict[str, Any] = await request.json()
+        user = payload.user or x_palign_user
+        headers: dict[str, str] = {}
+        original = list(body["messages"])
+        if user:
+            personalizer = personalizer_for(tenant)
+            composed = await asyncio.to_thread(personalizer.compose, user, original)
+            traces.add(tenant, composed.trace)
+            body["messages"] = composed.messages
+            headers.update({"X-Palign-Trace-Id": composed.trace.id, "X-Palign-Personalized": "true"})
+        elif require_user:
+            return _error(
+                400,
+                "No user: set the request's 'user' field or the X-Palign-User header.",
+                "invalid_request_error",
+                "missing_user",
+                "user",
+            )
+        else:
+            headers["X-Palign-Personalized"] = "false; no user (set 'user' or X-Palign-User)"
+        if payload.stream:
+            try:
+                chunks = upstream.stream(body)
+                first = await anext(chunks)  # a refused request is answered as the backend answered it
+            except UpstreamPassthrough as passthrough:
+                reply = passthrough.reply
+                return Response(reply.body, status_code=reply.status, media_type=reply.content_type, headers=headers)
+            except StopAsyncIteration:
+                first, chunks = b"", _empty()
+            state = {"complete": False}
+
+            async def relay() -> AsyncIterator[bytes]:
+                yield first
+                async for chunk in chunks:
+                    yield chunk
+                state["complete"] = b"stream_cut" not in first
+
+            def after() -> None:
+                if user and state["complete"]:
+                    capture(tenant, user, original)
+
+            return StreamingResponse(
+                relay(), media_type="text/event-stream", headers=headers, background=BackgroundTask(after)
+            )
+        reply = await upstream.complete(body)
+        task = (
+            BackgroundTask(asyncio.to_thread, capture, tenant, user, original) if user and reply.status == 200 else None
+        )
+        return Response(
+            reply.body, status_code=reply.status, media_type=reply.content_type, headers=headers, background=task
+        )
+
+    @app.post("/v1/inspect", response_model=InspectResponse)
+    async def inspect(
+        payload: ChatCompletionRequest,
+        authorization: str | None = Header(default=None),
+        x_palign_user: str | None = Header(default=None),
+    ) -> InspectResponse:
+        """The composed messages and trace for a chat request, without calling the LLM."""
+        tenant = tenant_of(authorization)
+        user = payload.user or x_palign_user
+        if not user:
+            raise InvalidInputError("No user: set the request's 'user' field or the X-Palign-User header.")
+        composed = await asyncio.to_thread(personalizer_for(tenant).compose, user, payload.messages)
+        traces.add(tenant, composed.trace)
+        return InspectResponse(messages=composed.messages, trace=composed.trace)
+
+    @app.get("/v1/traces/{trace_id}", response_model=Trace)
+    async def trace(trace_id: str, authorization: str | None = Header(default=None)) -> Trace | JSONResponse:
+        found = traces.get(tenant_of(authorization), trace_id)
+        if found is None:
+            return _error(
+                404,
+                f"No trace {trace_id} (traces are kept for the latest {trace_capacity} requests).",
+                "invalid_request_error",
+                "trace_not_found",
+            )
+        return found
+
+    @app.get("/v1/users/{user}/memories", response_model=list[Memory])
+    async def list_memories(user: str, authorization: str | None = Header(default=None)) -> list[Memory]:
+        return await asyncio.to_thread(personalizer_for(tenant_of(authorization)).memories, user)
+
+    @app.post("/v1/users/{user}/memories", response_model=Memory, status_code=201)
+    async def add_memory(user: str, memory: NewMemory, authorization: str | None = Header(default=None)) -> Memory:
+        personalizer = personalizer_for(tenant_of(authorization))
+        return await asyncio.to_thread(personalizer.remember, user, memory.text, kind=memory.kind)
+
+    @app.delete("/v1/users/{user}/memories/{memory_id}")
+    async def delete_memory(
+        user: str, memory_id: str, authorization: str | None = Header(default=None)
+    ) -> JSONResponse:
+        try:
+            deleted = await asyncio.to_thread(personalizer_for(tenant_of(authorization)).forget, user, memory_id)
+        except InvalidInputError:
+            deleted = 0
+        if not deleted:
+            return _error(404, f"User {user} has no memory {memory_id}.", "invalid_request_error", "memory_not_found")
+        return JSONResponse({"deleted": deleted})
+
+    @app.delete("/v1/users/{user}/memories")
+    async def delete_memories(user: str, authorization: str | None = Header(default=None)) -> JSONResponse:
+        deleted = await asyncio.to_thread(personalizer_for(tenant_of(authorization)).forget, user)
+        return JSONResponse({"deleted": deleted})
+
+    return app
+
+
+async def _empty() -> AsyncIterator[bytes]:
+    return
+    yield b""
