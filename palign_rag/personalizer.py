@@ -299,10 +299,10 @@ class Personalizer:
         policy is blocked; a preference that changes or restates an older one supersedes it.
         """
         scope = self._scope(user_id, "ingest")
-        checked, redacted = self.privacy.messages(validate_messages(messages))
+        checked = validate_messages(messages)
         default_time = at or utcnow()
         times = [_message_time(m, i, default_time) for i, m in enumerate(checked)]
-        found = turns(checked, include_assistant=include_assistant)
+        found, redacted = self.privacy.turns(turns(checked, include_assistant=include_assistant))
         report = IngestReport(redacted=redacted)
         new: dict[str, tuple[Memory, Matrix]] = {}
         resaid: set[str] = set()
@@ -577,6 +577,7 @@ class Personalizer:
         if memory_budget is not None:
             config = dataclasses.replace(config, memory_budget=memory_budget)
         query, cue = _query(checked)
+        query = self.privacy.scrub(query)
         timings: dict[str, float] = {}
         started = time.perf_counter()
         candidates = self._candidates(scope, query, cue, max(config.max_episodes * 3, 10), timings)

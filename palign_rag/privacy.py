@@ -3,17 +3,20 @@ national ids in text about to be stored (detection: ``pii``).
 
 ``redact`` (the default) stores ``[email]``, ``[card]`` ... in their place; ``keep`` stores the text as
 written; ``refuse`` stores nothing from a call that holds any and raises ``PersonalDataError`` naming the
-message and the kinds found (never the values). Only what would be stored is checked: user turns (and
-assistant turns when they are ingested, and the assistant words a user turn answers).
+message and the kinds found (never the values). Only what would be stored is checked, once normalized: user
+turns, the sentences read from them, the assistant words a user turn answers, and assistant turns when they
+are ingested.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from typing import Any, get_args
+from typing import get_args
 
 from .config import PiiMode
 from .errors import PersonalDataError
+from .extract import Turn
 from .pii import find_pii, redact
 
 __all__ = ["Privacy"]
@@ -44,33 +47,28 @@ class Privacy:
             )
         return redact(text, found), len(found)
 
-    def messages(self, messages: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-        """The messages with personal data handled in every part that may be stored (user and assistant
-        text); a ``refuse`` raises before anything is returned. Messages are copied, never changed in place."""
+    def scrub(self, text: str) -> str:
+        """``text`` with personal data redacted, unless the mode is ``keep`` (for what is shown, never stored:
+        the query in a trace)."""
+        return text if self.mode == "keep" else redact(text)
+
+    def turns(self, found: Sequence[Turn]) -> tuple[list[Turn], int]:
+        """The turns about to be stored, with personal data handled in every string that is stored: the turn's
+        text, the sentences read from it, and the assistant words it answers. These are the normalized strings
+        (full-width digits and zero-width characters no longer hide a card number). A ``refuse`` raises before
+        anything is returned."""
         if self.mode == "keep":
-            return list(messages), 0
-        out: list[dict[str, Any]] = []
+            return list(found), 0
+        out: list[Turn] = []
         total = 0
-        for index, message in enumerate(messages):
-            stored = message["role"] in ("user", "assistant")
-            content = message.get("content")
-            if not stored or content is None:
-                out.append(message)
-                continue
-            where = f"messages[{index}] ({message['role']})"
-            if isinstance(content, str):
-                clean, count = self.text(content, where)
-                out.append({**message, "content": clean})
-            else:
-                parts = []
-                count = 0
-                for part in content:
-                    if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
-                        clean_part, n = self.text(part["text"], where)
-                        parts.append({**part, "text": clean_part})
-                        count += n
-                    else:
-                        parts.append(part)
-                out.append({**message, "content": parts})
+        for turn in found:
+            where = f"messages[{turn.message_index}] ({turn.role})"
+            text, count = self.text(turn.text, where)
+            sentences = tuple(self.text(s, where)[0] for s in turn.sentences)
+            context = None
+            if turn.context is not None:
+                context, answered = self.text(turn.context, f"the assistant message before {where}")
+                count += answered
             total += count
+            out.append(dataclasses.replace(turn, text=text, sentences=sentences, context=context))
         return out, total

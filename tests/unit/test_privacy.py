@@ -53,3 +53,20 @@ def test_an_unknown_mode_says_which_ones_exist(tmp_path: Path) -> None:
         Settings.resolve(home=tmp_path, pii="hide", env={})
     with pytest.raises(ValueError, match="redact, keep or refuse"):
         Settings.resolve(home=tmp_path, env={"PALIGN_PII": "hide"})
+
+
+def test_personal_data_hidden_by_invisible_or_full_width_characters_is_still_found(tmp_path: Path) -> None:
+    personalizer = _personalizer(tmp_path, "redact")
+    report = personalizer.ingest(
+        "ana", [user("card 4111\u200b 1111 1111 1111 and mail ａｎａ＠example.com, remember them")]
+    )
+    assert report.redacted == 2
+    stored = " ".join(m.text for m in personalizer.memories("ana"))
+    assert "4111 1111" not in stored and "example.com" not in stored
+
+
+def test_refuse_checks_only_what_would_be_stored(tmp_path: Path) -> None:
+    personalizer = _personalizer(tmp_path, "refuse")
+    # the assistant's last message answers no user turn and assistant turns are not ingested: nothing to refuse
+    personalizer.ingest("ana", [user("Hello, I like tea."), assistant(f"The receipt went to {EMAIL}.")])
+    assert all(EMAIL not in m.text for m in personalizer.memories("ana"))
