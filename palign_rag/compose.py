@@ -35,9 +35,17 @@ def _quote(value: object) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
-@functools.lru_cache(maxsize=65536)
+_CACHED_CHARS = 2000
+"""Texts longer than this are not cached (a cache of long pasted texts would hold megabytes of user text)."""
+
+
 def _shown(text: str) -> str:
     """Memory text as a prompt shows it: normalized and inert (quoted by the template)."""
+    return _shown_cached(text) if len(text) <= _CACHED_CHARS else defuse(normalize(text))
+
+
+@functools.lru_cache(maxsize=16384)
+def _shown_cached(text: str) -> str:
     return defuse(normalize(text))
 
 

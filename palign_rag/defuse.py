@@ -26,20 +26,29 @@ __all__ = ["CONTROL_TOKEN", "defuse", "defuse_urls", "neutralize_tokens"]
 CONTROL_TOKEN = re.compile(
     r"<\|[^|<>\s]{1,40}\|>"  # ChatML, Llama 3, Phi, Harmony and any other <|name|>
     r"|\[/?INST\]|<</?SYS>>"  # Llama 2, Mistral
-    r"|</?(?:start_of_turn|end_of_turn|bos|eos|pad|unk|s|mask|sep|cls)>"  # Gemma, sentence markers
+    r"|\[/?(?:SYSTEM_PROMPT|TOOL_CALLS|AVAILABLE_TOOLS|TOOL_RESULTS|TOOL_CONTENT|THINK)\]"  # Mistral v3+
+    r"|</?(?:start_of_turn|end_of_turn|start_of_image|end_of_image|end_of_utterance|bos|eos|pad|unk|s|mask|sep"
+    r"|cls|sop|eop)>"  # Gemma, SmolVLM, GLM, sentence markers
     r"|</?(?:tool_call|tool_response|function_call|think)>",  # tool-call and reasoning tags of chat templates
     re.IGNORECASE,
 )
-_MD_IMAGE = re.compile(r"!\[([^\]]{0,200})\]\s*\(([^)]{0,2000})\)")
-_HTML_IMAGE = re.compile(r"<\s*img\b[^>]*>", re.IGNORECASE)
-_HTML_ALT = re.compile(r"""\balt\s*=\s*["']?([^"'>]{0,200})""", re.IGNORECASE)
-_URL = re.compile(r"\b(?:https?|ftp|wss?)://[^\s<>\"')\]]+|\bwww\.[^\s<>\"')\]]+", re.IGNORECASE)
-_MARKUP = re.compile(r"<\s*(/?\s*(?:script|iframe|object|embed|style|link|meta|svg|form|input|a|img)\b[^>]*)>", re.I)
+# Any all-capitals bracketed name ([SYSTEM_PROMPT], [TOOL_CALLS], ...) is a control token in some template:
+# rewritten too, though only the known ones above make the gate quarantine a memory.
+_BRACKETED = re.compile(r"\[/?[A-Z][A-Z_]{2,30}\]")
+_MD_IMAGE = re.compile(r"!\[([^\]]{0,200})\]\s*\(([^()]{0,2000})\)")
+_IMAGE_START = re.compile(r"!\s*\[")
+_HTML_IMAGE = re.compile(r"<\s*img\b[^<>]{0,1000}>", re.IGNORECASE)
+_HTML_ALT = re.compile(r"""\balt\s*=\s*["']?([^"'<>]{0,200})""", re.IGNORECASE)
+_URL = re.compile(r"\b(?:https?|ftp|wss?):[/\\]{1,3}[^\s<>\"')\]]{1,2000}|\bwww\.[^\s<>\"')\]]{1,2000}", re.IGNORECASE)
+# a host without a scheme (``//evil.test/x.png``, fetched by browsers relative to the page's scheme)
+_AUTHORITY = re.compile(r"(?<![\w:/\\])[/\\]{2}(?=[\w-]+(?:\.[\w-]+)+)")
+_ACTIVE_SCHEME = re.compile(r"\b(javascript|vbscript|data|file)\s*:", re.IGNORECASE)
+_TAG = re.compile(r"<\s*(/?\s*[a-zA-Z][\w:-]{0,40}\b[^<>]{0,1000})>")
 
 
 def neutralize_tokens(text: str) -> str:
     """Every chat-template or role token rewritten as ``(name)``."""
-    return CONTROL_TOKEN.sub(_token_name, text)
+    return _BRACKETED.sub(_bracketed, CONTROL_TOKEN.sub(_token_name, text))
 
 
 def _token_name(match: re.Match[str]) -> str:
@@ -47,8 +56,13 @@ def _token_name(match: re.Match[str]) -> str:
     return f"({name})"
 
 
+def _bracketed(match: re.Match[str]) -> str:
+    return f"({match.group(0).strip('[]/')})"
+
+
 def _defang(url: str) -> str:
     """``https://example.com/p?d=1`` -> ``hxxps://example[.]com/p?d=1``: still readable, never fetched."""
+    url = re.sub(r"^([a-zA-Z]+):[/\\]{1,3}", r"\1://", url)
     scheme, sep, after = url.partition("://")
     if not sep:  # www.example.com/...
         scheme, after = "", url
@@ -58,19 +72,26 @@ def _defang(url: str) -> str:
 
 
 def defuse_urls(text: str) -> str:
-    """Images without their URLs; every other URL defanged."""
-    text = _MD_IMAGE.sub(lambda m: f"[image: {m.group(1).strip() or 'no description'}]", text)
+    """No image left (a markdown ``![`` becomes ``[image:``, an HTML ``<img>`` its alt text), every URL
+    defanged, hosts without a scheme broken (``[//]evil[.]test``), active schemes disarmed
+    (``javascript(blocked):``)."""
 
     def html_image(match: re.Match[str]) -> str:
         alt = _HTML_ALT.search(match.group(0))
         return f"[image: {alt.group(1).strip() if alt and alt.group(1).strip() else 'no description'}]"
 
     text = _HTML_IMAGE.sub(html_image, text)
-    return _URL.sub(lambda m: _defang(m.group(0)), text)
+    text = _MD_IMAGE.sub(lambda m: f"[image: {m.group(1).strip() or 'no description'}]", text)
+    text = _IMAGE_START.sub("[image: ", text)  # what the pattern above could not take whole: no image either
+    text = _URL.sub(lambda m: _defang(m.group(0)), text)
+    text = _AUTHORITY.sub("[//]", text)
+    text = re.sub(r"\[//\]([\w-]+(?:\.[\w-]+)+)", lambda m: "[//]" + m.group(1).replace(".", "[.]"), text)
+    return _ACTIVE_SCHEME.sub(lambda m: f"{m.group(1)}(blocked):", text)
 
 
 def defuse(text: str) -> str:
-    """Memory text made inert for a prompt: tokens neutralized, images and URLs defused, markup disarmed."""
+    """Memory text made inert for a prompt: tokens neutralized, images and URLs defused, every HTML tag
+    disarmed (its angle brackets become parentheses)."""
     text = neutralize_tokens(text)
     text = defuse_urls(text)
-    return _MARKUP.sub(lambda m: "(" + " ".join(m.group(1).split()) + ")", text)
+    return _TAG.sub(lambda m: "(" + " ".join(m.group(1).split()) + ")", text)

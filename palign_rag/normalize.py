@@ -6,7 +6,8 @@ memories stored before it existed): Unicode NFKC (full-width letters and other c
 their plain equivalents, so ``ｉｇｎｏｒｅ`` is ``ignore``), then every invisible character removed: zero-width
 characters, bidirectional controls, Unicode tag characters (which can smuggle ASCII text no one sees),
 variation selectors beyond the emoji ones, and control characters other than tab and line breaks. Unicode tag
-characters, which can spell ASCII text no one sees, are made visible: the text they spell is written out in
+characters, which can spell ASCII text no one sees, are made visible; line and paragraph separators (U+2028,
+U+2029) become line breaks, which quoting escapes: the text they spell is written out in
 brackets, so the gate, the classifiers and anyone inspecting the memory read what was hidden. What a person
 sees is what the gate, the classifiers and the model get.
 
@@ -29,6 +30,14 @@ __all__ = ["detection_views", "normalize"]
 _KEEP_CONTROLS = {"\t", "\n", "\r"}
 _ASCII_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TAG_BLOCK = range(0xE0000, 0xE0080)
+# Default-ignorable code points that are not format characters (Unicode's DerivedCoreProperties): the
+# combining grapheme joiner, Hangul fillers, Khmer inherent vowels, Mongolian variation selectors, the
+# variation selectors: invisible, and enough to split a word the gate looks for.
+_DEFAULT_IGNORABLE = frozenset(
+    [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0, *range(0x180B, 0x1810), *range(0xFE00, 0xFE10)]
+)
+_LINE_SEPARATORS = str.maketrans({"\u2028": "\n", "\u2029": "\n"})
+_MAX_VIEWS = 16
 _TAG_RUN = re.compile("[\U000e0000-\U000e007f]+")
 _VARIATION_SUPPLEMENT = range(0xE0100, 0xE01F0)
 _BASE64_SPAN = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
@@ -62,6 +71,7 @@ def _invisible_class() -> re.Pattern[str]:
         for code in [*range(0x30000), *range(0xE0000, 0xE1000)]
         if code in _TAG_BLOCK
         or code in _VARIATION_SUPPLEMENT
+        or code in _DEFAULT_IGNORABLE
         or unicodedata.category(chr(code)) == "Cf"
         or (unicodedata.category(chr(code)) == "Cc" and chr(code) not in _KEEP_CONTROLS)
     ]
@@ -80,7 +90,7 @@ def normalize(text: str) -> str:
     characters other than tab and line breaks) removed. Idempotent."""
     if text.isascii():  # NFKC leaves ASCII as it is, and ASCII has no format characters: only controls go
         return _ASCII_CONTROL.sub("", text)
-    folded = unicodedata.normalize("NFKC", text)
+    folded = unicodedata.normalize("NFKC", text).translate(_LINE_SEPARATORS)
     if _TAG_RUN.search(folded):
         folded = _TAG_RUN.sub(_spelled, folded)
     return unicodedata.normalize("NFKC", _invisible_class().sub("", folded))
@@ -129,11 +139,13 @@ def _deconfuse(text: str) -> str:
 
 def detection_views(text: str) -> list[str]:
     """The texts the gate checks for ``text``: its normalized form first, then any other view that differs
-    (look-alike letters mapped to Latin, decoded base64 / URL-encoded / hex spans)."""
+    (look-alike letters mapped to Latin, decoded base64 / URL-encoded / hex spans), at most ``_MAX_VIEWS``."""
     normal = normalize(text)
     views = [normal, _deconfuse(normal)]
+    decoded: list[str | None] = []
     if "%" in normal:
-        views += [urllib.parse.unquote(m.group(0)) for m in _URL_ENCODED_SPAN.finditer(normal)]
-    views += [d for m in _BASE64_SPAN.finditer(normal) if (d := _base64(m.group(0))) is not None]
-    views += [d for m in _HEX_SPAN.finditer(normal) if (d := _hex(m.group(0))) is not None]
-    return [v for v in dict.fromkeys(views) if v.strip()]
+        decoded += [_readable(urllib.parse.unquote_to_bytes(m.group(0))) for m in _URL_ENCODED_SPAN.finditer(normal)]
+    decoded += [_base64(m.group(0)) for m in _BASE64_SPAN.finditer(normal)]
+    decoded += [_hex(m.group(0)) for m in _HEX_SPAN.finditer(normal)]
+    views += [d for d in decoded if d is not None]
+    return [v for v in dict.fromkeys(views) if v.strip()][:_MAX_VIEWS]

@@ -389,12 +389,14 @@ class Personalizer:
             for t, sentence in said:
                 if sentence in hidden:
                     understood[(t, sentence)] = hidden[sentence]
+        # a decoded form of anything in the turn, not only the sentences read, may be an instruction
+        hidden_in_turn = self._hidden_instructions(scope, [turn.text for turn in chunk])
         out: list[tuple[Memory, Matrix | None]] = []
         for t, turn in enumerate(chunk):
             when = times[turn.message_index]
             read = {s: understood[(t, s)] for s in turn.sentences if (t, s) in understood}
             preferences = [s for s in read if read[s].preference]
-            instruction = next((u for u in read.values() if u.instruction), None)
+            instruction = next((u for u in read.values() if u.instruction), hidden_in_turn.get(turn.text))
             # facts about the user are kept as memories of their own (one can replace a preference it
             # overturns), unless the turn also carries instruction-like text
             facts = [s for s in read if read[s].fact and not read[s].preference] if instruction is None else []
@@ -417,6 +419,8 @@ class Personalizer:
             if turn.role != "user" or kept < turn.sentence_count or turn.context is not None:
                 episode = self._memory(scope, turn, turn.text, MemoryKind.EPISODE, when, origin)
                 violation = self.policy.violation(turn.text)
+                if violation is None and turn.context is not None:  # the assistant words it answers are shown too
+                    violation = self.policy.violation(turn.context)
                 if violation is None and instruction is not None:
                     violation = instruction.reason
                 if violation is not None:

@@ -48,10 +48,10 @@ STRUCTURAL_PATTERNS: dict[str, str] = {
     r"[\"']role[\"']\s*:\s*[\"'](?:system|assistant|developer|tool|function)[\"']": "a message in another role",
     r"[\"'](?:tool_calls|function_call|tool_use|tool_choice)[\"']\s*:|[\"']method[\"']\s*:\s*[\"']tools/call"
     r"|</?\s*(?:function_calls|invoke|tool_calls?|tool_use)\b": "a tool call",
-    r"\{\{.*?\}\}|\{%.*?%\}": "a template expression",
-    r"<\s*/?\s*(?:script|iframe|object|embed|svg|link|meta|form)\b|<[^>]*\bon[a-z]+\s*=": "active markup",
+    r"\{\{.{0,500}?\}\}|\{%.{0,500}?%\}": "a template expression",
+    r"<\s*/?\s*(?:script|iframe|object|embed|svg|link|meta|form)\b|<[^<>]{0,500}\bon[a-z]+\s*=": "active markup",
     r"(?:^|[\s\"'(])=\s*(?:HYPERLINK|IMAGE|IMPORTXML|IMPORTDATA|IMPORTHTML|IMPORTFEED|WEBSERVICE)\s*\(": "a formula that fetches a URL",
-    r"!\[[^\]]*\]\s*\(\s*(?:https?:)?//|<\s*img\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//": "an image that would fetch an outside URL",
+    r"!\[[^\]]{0,500}\]\s*\(\s*(?:https?:)?//|<\s*img\b[^<>]{0,500}\bsrc\s*=\s*[\"']?(?:https?:)?//": "an image that would fetch an outside URL",
 }
 """Text no one writes to state a preference, whatever its words: a role token, a message in another role, a
 tool call, a template expression, active markup, an image or formula that fetches an outside URL. A memory
@@ -161,10 +161,12 @@ class Policy:
         """Why the gate refuses ``text``, or None when it may be used. The gate reads the normalized text and
         every decoded view of it (``normalize.detection_views``: look-alike letters, base64, URL-encoded and
         hex spans)."""
+        if len(text) > 2000:  # long pasted texts are not kept in the cache
+            return _violation.__wrapped__(self._compiled, text)
         return _violation(self._compiled, text)
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=16384)
 def _violation(compiled: tuple[re.Pattern[str], ...], text: str) -> str | None:
     # Cached: the same memories are checked on every request (read-time gate).
     for number, view in enumerate(detection_views(text)):

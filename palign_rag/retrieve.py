@@ -172,6 +172,8 @@ def _exclude(candidate: Candidate, policy: Policy, config: SelectionConfig) -> N
         candidate.decision, candidate.reason = "inactive", status.value
         return
     violation = policy.violation(memory.text)
+    if violation is None and memory.context:  # an episode is shown with the assistant words it answered
+        violation = policy.violation(memory.context)
     if violation is not None:
         candidate.decision, candidate.reason = "blocked", f"blocked by policy {policy.id}: {violation}"
         return
