@@ -36,10 +36,12 @@ CONTROL_TOKEN = re.compile(
 # rewritten too, though only the known ones above make the gate quarantine a memory.
 _BRACKETED = re.compile(r"\[/?[A-Z][A-Z_]{2,30}\]")
 _MD_IMAGE = re.compile(r"!\[([^\]]{0,200})\]\s*\(([^()]{0,2000})\)")
-_IMAGE_START = re.compile(r"!\s*\[")
+_IMAGE_START = re.compile(r"!\[")
 _HTML_IMAGE = re.compile(r"<\s*img\b[^<>]{0,1000}>", re.IGNORECASE)
 _HTML_ALT = re.compile(r"""\balt\s*=\s*["']?([^"'<>]{0,200})""", re.IGNORECASE)
-_URL = re.compile(r"\b(?:https?|ftp|wss?):[/\\]{1,3}[^\s<>\"')\]]{1,2000}|\bwww\.[^\s<>\"')\]]{1,2000}", re.IGNORECASE)
+_URL = re.compile(
+    r"\b[a-z][a-z0-9+.-]{1,15}:[/\\]{1,3}[^\s<>\"')\]]{1,2000}|\bwww\.[^\s<>\"')\]]{1,2000}", re.IGNORECASE
+)  # any scheme: http(s), ftp, ws(s), ldap, smb, ...
 # a host without a scheme (``//evil.test/x.png``, fetched by browsers relative to the page's scheme)
 _AUTHORITY = re.compile(r"(?<![\w:/\\])[/\\]{2}(?=[\w-]+(?:\.[\w-]+)+)")
 _ACTIVE_SCHEME = re.compile(r"\b(javascript|vbscript|data|file)\s*:", re.IGNORECASE)
@@ -60,6 +62,9 @@ def _bracketed(match: re.Match[str]) -> str:
     return f"({match.group(0).strip('[]/')})"
 
 
+_DEFANGED = {"http": "hxxp:", "https": "hxxps:", "ftp": "fxp:", "ws": "wx:", "wss": "wxs:"}
+
+
 def _defang(url: str) -> str:
     """``https://example.com/p?d=1`` -> ``hxxps://example[.]com/p?d=1``: still readable, never fetched."""
     url = re.sub(r"^([a-zA-Z]+):[/\\]{1,3}", r"\1://", url)
@@ -67,7 +72,7 @@ def _defang(url: str) -> str:
     if not sep:  # www.example.com/...
         scheme, after = "", url
     host, slash, path = after.partition("/")
-    prefix = scheme.lower().replace("tt", "xx").replace("ft", "fx").replace("ws", "wx") + "://" if sep else ""
+    prefix = _DEFANGED.get(scheme.lower(), scheme.lower() + "[:]") + "//" if sep else ""
     return f"{prefix}{host.replace('.', '[.]')}{slash}{path}"
 
 
@@ -82,7 +87,7 @@ def defuse_urls(text: str) -> str:
 
     text = _HTML_IMAGE.sub(html_image, text)
     text = _MD_IMAGE.sub(lambda m: f"[image: {m.group(1).strip() or 'no description'}]", text)
-    text = _IMAGE_START.sub("[image: ", text)  # what the pattern above could not take whole: no image either
+    text = _IMAGE_START.sub("! [image: ", text)  # what the pattern above could not take whole: no image either
     text = _URL.sub(lambda m: _defang(m.group(0)), text)
     text = _AUTHORITY.sub("[//]", text)
     text = re.sub(r"\[//\]([\w-]+(?:\.[\w-]+)+)", lambda m: "[//]" + m.group(1).replace(".", "[.]"), text)
