@@ -63,6 +63,7 @@ def _bracketed(match: re.Match[str]) -> str:
 
 
 _DEFANGED = {"http": "hxxp:", "https": "hxxps:", "ftp": "fxp:", "ws": "wx:", "wss": "wxs:"}
+_BARE_DOT = re.compile(r"(?<!\[)\.(?!\])")
 
 
 def _defang(url: str) -> str:
@@ -72,8 +73,14 @@ def _defang(url: str) -> str:
     if not sep:  # www.example.com/...
         scheme, after = "", url
     host, slash, path = after.partition("/")
-    prefix = _DEFANGED.get(scheme.lower(), scheme.lower() + "[:]") + "//" if sep else ""
-    return f"{prefix}{host.replace('.', '[.]')}{slash}{path}"
+    safe = scheme.lower() + ":" if scheme.lower() + ":" in _DEFANGED.values() else None
+    prefix = (safe or _DEFANGED.get(scheme.lower(), scheme.lower() + "[:]")) + "//" if sep else ""
+    return f"{prefix}{_BARE_DOT.sub('[.]', host)}{slash}{path}"
+
+
+def _html_image(match: re.Match[str]) -> str:
+    alt = _HTML_ALT.search(match.group(0))
+    return f"[image: {alt.group(1).strip() if alt and alt.group(1).strip() else 'no description'}]"
 
 
 def defuse_urls(text: str) -> str:
@@ -81,11 +88,7 @@ def defuse_urls(text: str) -> str:
     defanged, hosts without a scheme broken (``[//]evil[.]test``), active schemes disarmed
     (``javascript(blocked):``)."""
 
-    def html_image(match: re.Match[str]) -> str:
-        alt = _HTML_ALT.search(match.group(0))
-        return f"[image: {alt.group(1).strip() if alt and alt.group(1).strip() else 'no description'}]"
-
-    text = _HTML_IMAGE.sub(html_image, text)
+    text = _HTML_IMAGE.sub(_html_image, text)
     text = _MD_IMAGE.sub(lambda m: f"[image: {m.group(1).strip() or 'no description'}]", text)
     text = _IMAGE_START.sub("! [image: ", text)  # what the pattern above could not take whole: no image either
     text = _URL.sub(lambda m: _defang(m.group(0)), text)
@@ -97,6 +100,10 @@ def defuse_urls(text: str) -> str:
 def defuse(text: str) -> str:
     """Memory text made inert for a prompt: tokens neutralized, images and URLs defused, every HTML tag
     disarmed (its angle brackets become parentheses)."""
-    text = neutralize_tokens(text)
-    text = defuse_urls(text)
-    return _TAG.sub(lambda m: "(" + " ".join(m.group(1).split()) + ")", text)
+    for _ in range(4):  # nested markup (``<img src="...?m=<DATA>">``) gives up its inner layer first
+        before = text
+        text = _HTML_IMAGE.sub(_html_image, neutralize_tokens(text))
+        text = _TAG.sub(lambda m: "(" + " ".join(m.group(1).split()) + ")", text)
+        if text == before:
+            break
+    return defuse_urls(text)

