@@ -40,7 +40,7 @@ _IMAGE_START = re.compile(r"!\[")
 _HTML_IMAGE = re.compile(r"<\s*img\b[^<>]{0,1000}>", re.IGNORECASE)
 _HTML_ALT = re.compile(r"""\balt\s*=\s*["']?([^"'<>]{0,200})""", re.IGNORECASE)
 _URL = re.compile(
-    r"\b[a-z][a-z0-9+.-]{1,15}:[/\\]{1,3}[^\s<>\"')\]]{1,2000}|\bwww\.[^\s<>\"')\]]{1,2000}", re.IGNORECASE
+    r"\b[a-z][a-z0-9+.-]{1,15}:[/\\]{1,4}[^\s<>\"')\]]{1,2000}|\bwww\.[^\s<>\"')\]]{1,2000}", re.IGNORECASE
 )  # any scheme: http(s), ftp, ws(s), ldap, smb, ...
 # a host without a scheme (``//evil.test/x.png``, fetched by browsers relative to the page's scheme)
 _AUTHORITY = re.compile(r"(?<![\w:/\\])[/\\]{2}(?=[\w-]+(?:\.[\w-]+)+)")
@@ -68,7 +68,7 @@ _BARE_DOT = re.compile(r"(?<!\[)\.(?!\])")
 
 def _defang(url: str) -> str:
     """``https://example.com/p?d=1`` -> ``hxxps://example[.]com/p?d=1``: still readable, never fetched."""
-    url = re.sub(r"^([a-zA-Z]+):[/\\]{1,3}", r"\1://", url)
+    url = re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*):[/\\]+", r"\1://", url)  # https:\/\/ and https:/\ too
     scheme, sep, after = url.partition("://")
     if not sep:  # www.example.com/...
         scheme, after = "", url
