@@ -128,6 +128,9 @@ def _hex(span: str) -> str | None:
 
 
 def _deconfuse(text: str) -> str:
+    if text.isascii():  # no letter of another script to map
+        return text
+
     def fix(match: re.Match[str]) -> str:
         word = match.group(0)
         latin = any("a" <= c.lower() <= "z" for c in word)
