@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -73,7 +73,7 @@ class Settings(BaseModel):
                     f"PALIGN_MEMORY_BUDGET must be a whole number of tokens, got {budget_raw!r}."
                 ) from None
         pii_mode = pii or env.get("PALIGN_PII") or "redact"
-        if pii_mode not in ("redact", "keep", "refuse"):
+        if pii_mode not in get_args(PiiMode):
             raise InvalidInputError(
                 f"Unknown PII mode {pii_mode!r}: set PALIGN_PII (or pii=) to redact, keep or refuse."
             )

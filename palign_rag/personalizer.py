@@ -375,6 +375,9 @@ class Personalizer:
         unique = list(dict.fromkeys(s for _, s in said))
         vectors: dict[str, Matrix] = {}
         understood: dict[tuple[int, str], Understanding] = {}
+        # a decoded form of a sentence read, or of anything else in the turn, may be an instruction: one pass
+        # over both (a one-sentence turn is its own sentence)
+        hidden = self._hidden_instructions(scope, [*unique, *(turn.text for turn in chunk)])
         if unique:
             vectors.update(zip(unique, self.embedder.embed(unique)))
             judged = self.understander.understand(
@@ -385,18 +388,15 @@ class Personalizer:
                 turns=[t for t, _ in said],
             )
             understood.update(zip(said, judged))
-            hidden = self._hidden_instructions(scope, unique)
             for t, sentence in said:
                 if sentence in hidden:
                     understood[(t, sentence)] = hidden[sentence]
-        # a decoded form of anything in the turn, not only the sentences read, may be an instruction
-        hidden_in_turn = self._hidden_instructions(scope, [turn.text for turn in chunk])
         out: list[tuple[Memory, Matrix | None]] = []
         for t, turn in enumerate(chunk):
             when = times[turn.message_index]
             read = {s: understood[(t, s)] for s in turn.sentences if (t, s) in understood}
             preferences = [s for s in read if read[s].preference]
-            instruction = next((u for u in read.values() if u.instruction), hidden_in_turn.get(turn.text))
+            instruction = next((u for u in read.values() if u.instruction), hidden.get(turn.text))
             # facts about the user are kept as memories of their own (one can replace a preference it
             # overturns), unless the turn also carries instruction-like text
             facts = [s for s in read if read[s].fact and not read[s].preference] if instruction is None else []

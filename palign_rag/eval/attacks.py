@@ -20,7 +20,6 @@ memories are the most similar ones). What is checked, per string:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +29,7 @@ from ..compose import Composer
 from ..errors import InvalidInputError, PolicyViolationError
 from ..personalizer import Personalizer
 from ..types import MemoryStatus
+from .scenarios import ACK, read_jsonl
 
 __all__ = ["run_attacks"]
 
@@ -44,26 +44,14 @@ _RAW_TOKEN = re.compile(
     re.IGNORECASE,
 )
 _HEADERS = ("# Values (highest priority)", "# The user's preferences", "# Remembered context")
-ACK = "Thanks, noted."
 Progress = Callable[[int], None]
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InvalidInputError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
-    rows = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidInputError(f"{path}:{number} is not valid JSON ({exc.msg}).") from None
+    rows = read_jsonl(path)
+    for number, row in enumerate(rows, start=1):
         if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"].strip():
-            raise InvalidInputError(f'{path}:{number} needs a non-empty "text" (and a "family").')
-        rows.append(row)
+            raise InvalidInputError(f'{path}: row {number} needs a non-empty "text" (and a "family").')
     return rows
 
 

@@ -35,7 +35,8 @@ _ASKED = "2025-06-20T09:00:00Z"
 Progress = Callable[[int], None]
 
 
-def _read(path: Path) -> list[dict[str, Any]]:
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL file, one per non-empty line; a clear error names the file and line."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -107,7 +108,7 @@ def run_scenarios(
     for name, (counted, check, failing) in _SUITES.items():
         if not paths[name].exists():
             continue
-        rows = _read(paths[name])
+        rows = read_jsonl(paths[name])
         totals: dict[str, int] = {}
         for row in rows:
             user = f"scenario-{row['id']}"

@@ -175,6 +175,11 @@ class UpstreamPassthrough(Exception):
 _OPTIONS = ("temperature", "top_p", "max_tokens", "stop", "seed")
 
 
+def _head(kind: str, model: str) -> dict[str, Any]:
+    """The fields every OpenAI completion object and chunk starts with."""
+    return {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": kind, "created": int(time.time()), "model": model}
+
+
 class BackendUpstream:
     """A palign ``Backend`` behind the OpenAI wire format (no tools: a plain answer)."""
 
@@ -202,10 +207,7 @@ class BackendUpstream:
     async def complete(self, body: dict[str, Any]) -> Reply:
         content, model, prompt, completion = await self._answer(body)
         payload = {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
+            **_head("chat.completion", model),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
             "usage": {
                 "prompt_tokens": prompt or 0,
@@ -217,12 +219,7 @@ class BackendUpstream:
 
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[bytes]:
         content, model, _, _ = await self._answer(body)
-        base = {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": model,
-        }
+        base = _head("chat.completion.chunk", model)
         for delta, finish in (({"role": "assistant", "content": content}, None), ({}, "stop")):
             chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
             yield f"data: {json.dumps(chunk)}\n\n".encode()
