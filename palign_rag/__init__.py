@@ -26,6 +26,7 @@ from .errors import (
     StoreError,
     UsageError,
 )
+from .integrations.openai_client import wrap
 from .personalizer import IngestReport, Personalizer
 from .policy import Policy
 from .retrieve import SelectionConfig
@@ -87,4 +88,5 @@ __all__ = [
     "Understanding",
     "UsageError",
     "__version__",
+    "wrap",
 ]

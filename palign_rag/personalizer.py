@@ -623,15 +623,17 @@ class Personalizer:
     def retrieve(self, user_id: str, messages: Sequence[dict[str, Any]], *, k: int = 10) -> list[Candidate]:
         """The ``k`` memories most relevant to the latest user turn, best first, before any budget.
 
-        This is the ranking ``compose`` selects from, across tiers; memories the policy blocks or that
-        are inactive or superseded by a newer preference are left out.
+        This is the ranking ``compose`` selects from, across tiers; memories the policy blocks, quarantined,
+        inactive or superseded ones, and topical preferences the question does not touch are left out.
         """
         scope = self._scope(user_id, "retrieve")
         checked = validate_messages(messages, require_user_turn=True)
         if k <= 0:
             raise InvalidInputError(f"k must be a positive number of memories, got {k}.")
         candidates = self._candidates(scope, *_query(checked), k, {})
-        usable = [c for c in candidates if c.decision not in ("inactive", "blocked", "superseded", "quarantined")]
+        # what ``rank`` set aside never reaches a prompt: blocked, quarantined, superseded, inactive, and topical
+        # preferences the question does not touch
+        usable = [c for c in candidates if not c.reason]
         usable.sort(key=lambda c: (-c.score, c.memory.id))
         return usable[:k]
 

@@ -1,0 +1,96 @@
+"""Servers for the door tests: a uvicorn server in a thread on 127.0.0.1, and a recording fake of an
+OpenAI-compatible backend that can be told to fail."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+ANSWER = "Here is a vegetarian idea: lentil curry."
+
+
+class Served:
+    """A uvicorn server in a thread, on a free port of 127.0.0.1."""
+
+    def __init__(self, app: Any) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+class FakeBackend:
+    """Records every request; answers like OpenAI, or fails as told (one entry of ``faults`` per request)."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        """The server's root (set by ``running_backend``); the OpenAI base URL is ``url + "/v1"``."""
+        self.received: list[dict[str, Any]] = []
+        self.faults: list[tuple[int, dict[str, str]]] = []
+        self.app = FastAPI()
+
+        @self.app.get("/v1/models")
+        async def models() -> dict[str, Any]:
+            return {"object": "list", "data": [{"id": "fake-model", "object": "model", "created": 0, "owned_by": "t"}]}
+
+        @self.app.post("/v1/chat/completions", response_model=None)
+        async def chat(request: Request) -> Response:
+            body = await request.json()
+            self.received.append(body)
+            if self.faults:
+                status, headers = self.faults.pop(0)
+                return JSONResponse({"error": {"message": f"fault {status}", "type": "x"}}, status, headers=headers)
+            base = {"id": "chatcmpl-fake", "created": 1, "model": body.get("model", "fake-model")}
+            if body.get("stream"):
+                return StreamingResponse(self._chunks(base), media_type="text/event-stream")
+            choice = {"index": 0, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop"}
+            usage = {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}
+            return JSONResponse({**base, "object": "chat.completion", "choices": [choice], "usage": usage})
+
+    @staticmethod
+    async def _chunks(base: dict[str, Any]) -> AsyncIterator[bytes]:
+        words = ANSWER.split(" ")
+        for number, word in enumerate(words):
+            text = word if number == 0 else " " + word
+            chunk = {
+                **base,
+                "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
+            }
+            yield f"data: {json.dumps(chunk)}\n\n".encode()
+        done = {
+            **base,
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        }
+        yield f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode()
+
+
+@contextmanager
+def running_backend() -> Iterator[FakeBackend]:
+    """A ``FakeBackend`` served on 127.0.0.1 for the duration of the block."""
+    fake = FakeBackend()
+    served = Served(fake.app)
+    fake.url = served.url
+    try:
+        yield fake
+    finally:
+        served.stop()
