@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,12 @@ class _Capture:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="palign-capture")
         self._pending: set[Future[None]] = set()
         self._lock = threading.Lock()
+        # captures still queued when the program ends are finished first: this runs before the thread pools of
+        # the store and the model refuse new work at interpreter exit (a documented flush() is the portable way)
+        register = getattr(threading, "_register_atexit", None)
+        if register is not None:
+            ref = weakref.ref(self)
+            register(lambda: (capture := ref()) is not None and capture.flush())
 
     def submit(self, user: str, messages: list[dict[str, Any]]) -> None:
         future = self._pool.submit(self._ingest, user, messages)
