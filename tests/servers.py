@@ -3,6 +3,7 @@ OpenAI-compatible backend that can be told to fail."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -37,6 +38,16 @@ class Served:
         self.thread.join(timeout=10)
 
 
+Fault = tuple[int, dict[str, str]] | str
+"""What the fake does to one request instead of answering: ``(status, headers)`` answers that error; ``"drop"``
+starts a response and breaks the connection before its end; ``"hang"`` answers after ``FakeBackend.hang``
+seconds; ``"cut"`` streams part of the answer and then breaks the connection."""
+
+
+class _Dropped(Exception):
+    """Raised inside a started response: uvicorn then closes the connection without ending the response."""
+
+
 class FakeBackend:
     """Records every request; answers like OpenAI, or fails as told (one entry of ``faults`` per request)."""
 
@@ -44,7 +55,8 @@ class FakeBackend:
         self.url = ""
         """The server's root (set by ``running_backend``); the OpenAI base URL is ``url + "/v1"``."""
         self.received: list[dict[str, Any]] = []
-        self.faults: list[tuple[int, dict[str, str]]] = []
+        self.faults: list[Fault] = []
+        self.hang = 5.0
         self.app = FastAPI()
 
         @self.app.get("/v1/models")
@@ -55,10 +67,19 @@ class FakeBackend:
         async def chat(request: Request) -> Response:
             body = await request.json()
             self.received.append(body)
-            if self.faults:
-                status, headers = self.faults.pop(0)
-                return JSONResponse({"error": {"message": f"fault {status}", "type": "x"}}, status, headers=headers)
+            fault = self.faults.pop(0) if self.faults else None
             base = {"id": "chatcmpl-fake", "created": 1, "model": body.get("model", "fake-model")}
+            if fault == "drop":
+                return StreamingResponse(
+                    self._dropped(), media_type="application/json", headers={"content-length": "999"}
+                )
+            if fault == "hang":
+                await asyncio.sleep(self.hang)
+            elif fault == "cut":
+                return StreamingResponse(self._chunks(base, cut=True), media_type="text/event-stream")
+            elif fault is not None:
+                status, headers = fault
+                return JSONResponse({"error": {"message": f"fault {status}", "type": "x"}}, status, headers=headers)
             if body.get("stream"):
                 return StreamingResponse(self._chunks(base), media_type="text/event-stream")
             choice = {"index": 0, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop"}
@@ -66,9 +87,16 @@ class FakeBackend:
             return JSONResponse({**base, "object": "chat.completion", "choices": [choice], "usage": usage})
 
     @staticmethod
-    async def _chunks(base: dict[str, Any]) -> AsyncIterator[bytes]:
+    async def _dropped() -> AsyncIterator[bytes]:
+        yield b'{"id": "chatcmpl-fake", "choi'
+        raise _Dropped()
+
+    @staticmethod
+    async def _chunks(base: dict[str, Any], *, cut: bool = False) -> AsyncIterator[bytes]:
         words = ANSWER.split(" ")
         for number, word in enumerate(words):
+            if cut and number == 2:
+                raise _Dropped()
             text = word if number == 0 else " " + word
             chunk = {
                 **base,

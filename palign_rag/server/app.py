@@ -236,10 +236,12 @@ def create_app(
             state = {"complete": False}
 
             async def relay() -> AsyncIterator[bytes]:
+                cut = _CUT in first
                 yield first
                 async for chunk in chunks:
+                    cut = cut or _CUT in chunk
                     yield chunk
-                state["complete"] = b"stream_cut" not in first
+                state["complete"] = not cut  # a stream cut off mid-way is a failed turn: nothing is captured
 
             def after() -> None:
                 if user and state["complete"]:
@@ -310,6 +312,11 @@ def create_app(
         return JSONResponse({"deleted": deleted})
 
     return app
+
+
+_CUT = b'"code": "stream_cut"'
+"""How the error event that ends a cut stream reads (``upstream.error_body`` as JSON); text inside a chunk's
+content is escaped and never matches."""
 
 
 async def _empty() -> AsyncIterator[bytes]:
