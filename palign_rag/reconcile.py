@@ -11,8 +11,10 @@ the later one. The fact head reads some one-off events as facts, and the relatio
 with my cousin" to replace "... with my brother", which hid the answer to "who did I go to the lake with in
 July?".
 
-The decision comes from the relation head of the understanding layer, a classifier over the two preferences'
-embeddings and the newer one's words, trained on the project's own pairs (``training/pairs/``); no word list.
+The decision comes from the understanding layer, trained on the project's own pairs (``training/pairs/``); no
+word list. The relation head (a classifier over the two embeddings and the newer one's words) gates; the pair
+reader (the bundled MiniLM reading both texts at once, ``understand/cross.py``) judges the pairs it lets through.
+Only pairs that could replace something are read at all (see ``_may_replace``).
 Rules kept on top: the later one (by ``created_at``) is the newer, whatever order they were written in; two
 memories from one message never replace each other; a memory only inferred never replaces one the user stated or
 said; only active memories replace anything; a new memory replaces at most one older one, the likeliest
@@ -33,7 +35,7 @@ import numpy as np
 
 from .embed import Matrix
 from .types import Memory, MemoryKind, MemorySource, MemoryStatus
-from .understand.local import LocalUnderstander
+from .understand.local import LocalUnderstander, RelationJudgement
 
 __all__ = ["Replacement", "replacements"]
 
@@ -101,37 +103,47 @@ def replacements(
     understander's embedder, unit norm). A newer one replaces an older one when the relation head's
     probability that it changes or restates it is at least ``threshold`` and the newer is read as a preference
     or fact with certainty at least ``SURE``. Each memory is replaced once."""
+    ordered = sorted(((m, v) for m, v in new if _usable(m)), key=lambda mv: _order(mv[0]))
+    # every pair that could be read, judged in one call: each new memory against the stored preferences and the
+    # new preferences before it. The newer must be what it was read as: a request misread as a preference
+    # replaces nothing, so only the pairs that could replace something are read.
+    plan: list[tuple[int, Memory, Matrix, bool]] = []  # (new memory, other, its vector, other is older)
     pool: list[tuple[Memory, Matrix]] = [(m, v) for m, v in stored if _usable(m)]
-    replaced: dict[str, Replacement] = {}
-    for memory, vector in sorted(((m, v) for m, v in new if _usable(m)), key=lambda mv: _order(mv[0])):
-        if memory.id in replaced:
-            continue
-        others = [(m, v) for m, v in pool if m.id != memory.id and m.id not in replaced]
-        if others:
-            older_first = [_order(m) <= _order(memory) for m, _ in others]
-            older = np.stack([v if first else vector for (_, v), first in zip(others, older_first)])
-            newer = np.stack([vector if first else v for (_, v), first in zip(others, older_first)])
-            newer_texts = [memory.text if first else m.text for (m, _), first in zip(others, older_first)]
-            older_texts = [m.text if first else memory.text for (m, _), first in zip(others, older_first)]
-            judgements = understander.relate(older, newer, older_texts, newer_texts)
-            # the newer must be what it was read as: a request misread as a preference replaces nothing
-            sure = [
-                j.supersedes if _may_replace(memory if first else m, m if first else memory) else 0.0
-                for (m, _), first, j in zip(others, older_first, judgements)
-            ]
-            ranked = sorted(zip(others, older_first, judgements, sure), key=lambda o: -o[3])
-            for (other, _), first, judged, score in ranked[:1]:  # a change of mind is about one earlier statement
-                if score < threshold:
-                    continue
-                old, fresh = (other, memory) if first else (memory, other)
-                if (old.updated_at, old.message_index) == (fresh.updated_at, fresh.message_index):
-                    continue  # one message never replaces itself
-                if _strength(fresh) < _strength(old):
-                    continue
-                if old.id in replaced:
-                    continue
-                how = judged.relation if judged.relation in ("change", "restate") else "change"
-                replaced[old.id] = Replacement(old.id, fresh.id, how, round(score, 3))
+    for index, (memory, vector) in enumerate(ordered):
+        for other, other_vector in pool:
+            first = _order(other) <= _order(memory)
+            if other.id != memory.id and _may_replace(memory if first else other, other if first else memory):
+                plan.append((index, other, other_vector, first))
         if memory.kind is MemoryKind.PREFERENCE:  # a fact is never replaced: no need to read later ones against it
             pool.append((memory, vector))
+    options: dict[int, list[tuple[Memory, bool, RelationJudgement]]] = {}
+    if plan:
+        older = np.stack([v if first else ordered[i][1] for i, _, v, first in plan])
+        newer = np.stack([ordered[i][1] if first else v for i, _, v, first in plan])
+        older_texts = [m.text if first else ordered[i][0].text for i, m, _, first in plan]
+        newer_texts = [ordered[i][0].text if first else m.text for i, m, _, first in plan]
+        judged = understander.relate(older, newer, older_texts, newer_texts, groups=[i for i, *_ in plan])
+        for (index, other, _, first), judgement in zip(plan, judged):
+            options.setdefault(index, []).append((other, first, judgement))
+    replaced: dict[str, Replacement] = {}
+    for index, (memory, _) in enumerate(ordered):
+        if memory.id in replaced:
+            continue
+        ranked = sorted(
+            ((o, first, j) for o, first, j in options.get(index, []) if o.id not in replaced),
+            key=lambda o: -o[2].supersedes,
+        )
+        for other, first, judgement in ranked[:1]:  # a change of mind is about one earlier statement
+            score = judgement.supersedes
+            if score < threshold:
+                continue
+            old, fresh = (other, memory) if first else (memory, other)
+            if (old.updated_at, old.message_index) == (fresh.updated_at, fresh.message_index):
+                continue  # one message never replaces itself
+            if _strength(fresh) < _strength(old):
+                continue
+            if old.id in replaced:
+                continue
+            how = judgement.relation if judgement.relation in ("change", "restate") else "change"
+            replaced[old.id] = Replacement(old.id, fresh.id, how, round(score, 3))
     return list(replaced.values())

@@ -177,6 +177,10 @@ def main() -> None:
     parser.add_argument("--embedder", help="a local sentence-transformers directory (default: the bundled model)")
     parser.add_argument("--no-write", action="store_true", help="report only; do not write the weights")
     parser.add_argument("--report", help="write the figures as JSON here too")
+    parser.add_argument(
+        "--relation-oof",
+        help="save the relation head's held-out pair predictions here (.npz; train_relation.py reads it)",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     train_files = sorted((ROOT / "training" / "corpus" / "train").glob("*.jsonl"))
@@ -359,6 +363,14 @@ def main() -> None:
     fold = [int(hashlib.sha256(min(p.older, p.newer).encode()).hexdigest(), 16) % 5 for p in all_pairs]
     oof = grouped_predictions(px, py, [str(f) for f in fold], args.model, args.relation_c)
     rel_classes = sorted(set(py.tolist()))
+    if args.relation_oof:
+        np.savez(
+            args.relation_oof,
+            proba=oof,
+            classes=np.array(rel_classes),
+            older=np.array([p.older for p in all_pairs]),
+            newer=np.array([p.newer for p in all_pairs]),
+        )
     predicted = np.array([rel_classes[int(np.argmax(o))] for o in oof])
     original = np.arange(len(all_pairs)) < len(pairs)
     for relation in rel_classes:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from .cross import PairReader
 from .features import Matrix, always_share, hashed_words, pair_features, sentence_features, turn_vectors
 from .heads import HeadSet
 from .labels import ALWAYS_SUBJECTS, CONFLICTS, SUBJECTS, TOPIC_SUBJECTS, Applies, Relation, Stance, Understanding
@@ -23,7 +24,10 @@ from .labels import ALWAYS_SUBJECTS, CONFLICTS, SUBJECTS, TOPIC_SUBJECTS, Applie
 if TYPE_CHECKING:
     from ..embed import Embedder
 
-__all__ = ["LocalUnderstander", "RelationJudgement"]
+__all__ = ["SHORTLIST", "LocalUnderstander", "RelationJudgement"]
+
+SHORTLIST = 16
+"""How many (older, newer) pairs of one new memory the pair reader reads at most: the relation head's likeliest."""
 
 
 @dataclass(frozen=True)
@@ -45,10 +49,24 @@ class LocalUnderstander:
 
     source = "local"
 
-    def __init__(self, weights: str | Path | None = None, *, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        weights: str | Path | None = None,
+        *,
+        embedder: Embedder | None = None,
+        pair_reader: PairReader | str | Path | bool | None = None,
+    ) -> None:
         self.heads = HeadSet.load(weights)
         self._embedder = embedder
         self._lock = threading.Lock()
+        if pair_reader is True:
+            pair_reader = PairReader()
+        elif isinstance(pair_reader, (str, Path)):
+            pair_reader = PairReader(pair_reader)
+        self.pair_reader: PairReader | None = pair_reader or None
+        """Reads (older, newer) pairs as a cross-encoder for ``relate`` (``pair_reader=True``: the shipped one);
+        ``None`` (the default): the relation head alone. The reader finds more changes of mind and costs ingest
+        time; the figures are in BENCHMARKS.md."""
 
     @property
     def name(self) -> str:
@@ -61,7 +79,10 @@ class LocalUnderstander:
 
     def threshold(self, name: str, default: float = 0.5) -> float:
         """A decision threshold from the card (``preference``, ``turn``, ``screen``, ``instruction``, ``fact``,
-        ``conflict``, ``supersede``, ``applies_subject_weight``), or ``default`` when the card has none."""
+        ``conflict``, ``supersede``, ``applies_subject_weight``), or ``default`` when the card has none.
+        ``supersede`` is the pair reader's when there is one (it judges the relations)."""
+        if name == "supersede" and self.pair_reader is not None:
+            return self.pair_reader.thresholds.get(name, default)
         return self.heads.thresholds.get(name, default)
 
     def _own_vectors(self, texts: Sequence[str]) -> Matrix:
@@ -229,14 +250,44 @@ class LocalUnderstander:
         return result
 
     def relate(
-        self, older: Matrix, newer: Matrix, older_texts: Sequence[str], newer_texts: Sequence[str]
+        self,
+        older: Matrix,
+        newer: Matrix,
+        older_texts: Sequence[str],
+        newer_texts: Sequence[str],
+        *,
+        groups: Sequence[int] | None = None,
     ) -> list[RelationJudgement]:
         """How each newer preference relates to the older one on the same row (vectors of the heads' embedder).
 
         ``supersedes`` is the probability that the newer replaces the older (a change of mind or a
-        restatement); ``relation`` the most likely of the four relations."""
+        restatement); ``relation`` the most likely of the four relations. With a pair reader, the relation
+        head is a gate: the reader judges the ``SHORTLIST`` likeliest pairs of each group (``groups[i]``: the
+        new memory of row ``i``; default: one group) among those the head gives at least the card's
+        ``head_floor``, all in one pass; the pairs it does not read replace nothing."""
         if len(newer_texts) == 0:
             return []
+        by_head = self._relate_by_head(older, newer, older_texts, newer_texts)
+        if self.pair_reader is None:
+            return by_head
+        floor = self.pair_reader.thresholds.get("head_floor", 0.0)
+        gated: dict[int, list[int]] = {}
+        for i, by_one in enumerate(by_head):
+            if by_one.supersedes >= floor:
+                gated.setdefault(groups[i] if groups is not None else 0, []).append(i)
+        shortlist = [
+            i for rows in gated.values() for i in sorted(rows, key=lambda i: -by_head[i].supersedes)[:SHORTLIST]
+        ]
+        if not shortlist:
+            return [RelationJudgement(j.relation, j.confidence, 0.0) for j in by_head]
+        proba = self.pair_reader.proba([older_texts[i] for i in shortlist], [newer_texts[i] for i in shortlist])
+        judged = dict(zip(shortlist, self._judgements(proba, self.pair_reader.classes)))
+        # a pair the reader did not read keeps the head's relation, and cannot replace anything
+        return [judged.get(i, RelationJudgement(j.relation, j.confidence, 0.0)) for i, j in enumerate(by_head)]
+
+    def _relate_by_head(
+        self, older: Matrix, newer: Matrix, older_texts: Sequence[str], newer_texts: Sequence[str]
+    ) -> list[RelationJudgement]:
         head = self.heads["relation"]
         features = pair_features(
             older,
@@ -247,8 +298,11 @@ class LocalUnderstander:
             self.read(older, older_texts),
             self.read(newer, newer_texts),
         )
-        proba = head.proba(features)
-        classes = list(head.classes)
+        return self._judgements(head.proba(features), head.classes)
+
+    @staticmethod
+    def _judgements(proba: Matrix, names: Sequence[str]) -> list[RelationJudgement]:
+        classes = list(names)
         change, restate = classes.index("change"), classes.index("restate")
         out = []
         for row in proba:

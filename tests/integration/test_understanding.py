@@ -286,3 +286,64 @@ def test_a_passing_problem_is_not_kept_as_a_fact(local: LocalUnderstander) -> No
 )
 def test_losing_ones_keys_is_not_a_standing_fact(local: LocalUnderstander) -> None:
     assert not local.understand(["I can't find my keys anywhere."])[0].fact
+
+
+@pytest.fixture(scope="module")
+def with_reader() -> LocalUnderstander:
+    return LocalUnderstander(pair_reader=True)
+
+
+def test_the_pair_reader_tells_a_change_of_mind_from_an_unrelated_preference(with_reader: LocalUnderstander) -> None:
+    local = with_reader
+    reader = local.pair_reader
+    assert reader is not None and reader.classes == ("change", "compatible", "restate", "unrelated")
+    older = ["I'm a big fan of long, detailed answers.", "I'm a big fan of long, detailed answers."]
+    newer = ["Keep it to a couple of lines from now on, I skim everything.", "My favourite band is Radiohead."]
+    proba = reader.proba(older, newer)
+    assert proba.shape == (2, 4) and abs(float(proba.sum()) - 2.0) < 1e-4
+    supersedes = proba[:, 0] + proba[:, 2]
+    assert supersedes[0] > local.threshold("supersede") > supersedes[1]
+
+
+def test_the_pair_reader_reads_only_the_pairs_the_head_finds_likely(with_reader: LocalUnderstander) -> None:
+    from palign_rag.understand.local import SHORTLIST
+
+    local = with_reader
+    reader = local.pair_reader
+    assert reader is not None
+    read: list[int] = []
+    original = reader.proba
+
+    def counting(older: Any, newer: Any, **kwargs: Any) -> Any:
+        read.append(len(older))
+        return original(older, newer, **kwargs)
+
+    older_texts = [f"I like hiking trail number {n}." for n in range(SHORTLIST + 4)] + ["I drink my tea black."]
+    newer_texts = ["These days I take milk in my tea."] * len(older_texts)
+    vectors = local.vectors_for(older_texts + newer_texts[:1], None, None)
+    older, newer = vectors[:-1], vectors[[-1] * len(older_texts)]
+    floor = reader.thresholds["head_floor"]
+    reader.proba = counting  # type: ignore[method-assign]
+    try:
+        judged = local.relate(older, newer, older_texts, newer_texts)
+        by_head = local._relate_by_head(older, newer, older_texts, newer_texts)
+        assert read == [sum(j.supersedes >= floor for j in by_head)] and read[0] < len(older_texts)
+        assert all(j.supersedes == 0.0 for j, h in zip(judged, by_head) if h.supersedes < floor)
+        assert judged[-1].supersedes >= local.threshold("supersede")
+        read.clear()
+        reader.card["thresholds"]["head_floor"] = 0.0  # no gate: the reader reads the shortlist
+        local.relate(older, newer, older_texts, newer_texts)
+        assert read == [SHORTLIST]
+    finally:
+        del reader.proba
+        reader.card["thresholds"]["head_floor"] = floor
+
+
+def test_the_relation_head_alone_by_default_and_a_clear_error_for_missing_weights(tmp_path: Path) -> None:
+    from palign_rag.errors import ModelNotFoundError
+
+    head_only = LocalUnderstander()
+    assert head_only.pair_reader is None
+    assert head_only.threshold("supersede") == head_only.heads.thresholds["supersede"]
+    with pytest.raises(ModelNotFoundError, match=r"train_relation\.py"):
+        LocalUnderstander(pair_reader=tmp_path / "nothing.npz")

@@ -158,3 +158,21 @@ def test_async_client_personalizes_streams_and_captures(backend: FakeBackend, pe
     assert client.flush(timeout=30)
     texts = _texts(personalizer, "hal")
     assert "How do tides work?" in texts and "And waves?" in texts
+
+
+def test_a_capture_still_queued_at_exit_is_finished(backend: FakeBackend, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import openai\n"
+        "from palign_rag import Personalizer, wrap\n"
+        "client = wrap(openai.OpenAI(api_key='x', max_retries=0), Personalizer(), user='ivy')\n"
+        "client.chat.completions.create(model='m', messages=[{'role': 'user', 'content': 'My sister lives in Turin.'}])\n"
+    )
+    home = tmp_path / "home"
+    env = {**os.environ, "OPENAI_BASE_URL": backend.url + "/v1", "PALIGN_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [m.text for m in Personalizer(home).memories("ivy")] == ["My sister lives in Turin."]
