@@ -23,6 +23,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -191,6 +192,7 @@ def main() -> None:
         for process in (proxy, backend):
             process.terminate()
             process.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
     owner = {marker: user for user, marker in markers.items()}
     leaks = sum(1 for r in received for m in r["markers"] if owner.get(m) != r["user"])
     own = sum(1 for r in received if markers[r["user"]] in r["markers"])

@@ -219,10 +219,14 @@ class ChromaStore:
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
-    def embedded(cls, path: str | Path, *, hnsw_cache: int = 64) -> ChromaStore:
+    def embedded(cls, path: str | Path, *, hnsw_cache: int = 1000) -> ChromaStore:
         """A store in a local directory (created if missing), held by this process alone.
 
         ``hnsw_cache`` bounds how many users' Chroma indexes stay in memory (see ``_bounded_hnsw_cache``).
+        It was 64 until session 6: Chroma 1.5 then failed to read a small collection back once its index had
+        been evicted ("Error creating hnsw segment reader: Nothing found on disk"; 280 of 1,000 requests of 50
+        concurrent users through the proxy, ``benchmarks/load_proxy.py --users 50 --requests 20``), and 0 failed
+        at 1,000. Beyond that many active users the failure comes back: issue [6].
         """
         import chromadb
         from chromadb.config import Settings as ChromaSettings
@@ -239,7 +243,7 @@ class ChromaStore:
         return cls(client, description=f"chroma:{directory}")
 
     @classmethod
-    def in_memory(cls, *, hnsw_cache: int = 64) -> ChromaStore:
+    def in_memory(cls, *, hnsw_cache: int = 1000) -> ChromaStore:
         """A store that lives only as long as this process (for tests and experiments)."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
