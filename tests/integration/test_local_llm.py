@@ -140,3 +140,39 @@ def test_a_memory_holding_template_tokens_does_not_start_a_new_turn(
     assert ids.count(_control(local, "<|im_end|>")) == len(messages)
     assert INJECTED_MEMORY in llama.detokenize(ids, special=False).decode()
     assert reply.prompt_tokens == len(ids)
+
+
+def test_the_proxy_serves_the_bundled_model(
+    home: Path, real_embedder: SentenceTransformerEmbedder, local: LocalBackend
+) -> None:
+    """``palign serve`` without a backend URL: the bundled model answers behind the OpenAI wire format,
+    streamed or not, and the user's turn is captured after the answer."""
+    import time
+
+    import openai
+
+    from palign_rag.server import BackendUpstream, create_app, tenant_personalizers
+
+    from ..servers import Served
+
+    personalizer = Personalizer(home, embedder=real_embedder, backend=local)
+    personalizer.remember("kai", "Please answer in one short sentence.")
+    served = Served(create_app(tenant_personalizers(personalizer), BackendUpstream(local, model="smollm2")))
+    try:
+        client = openai.OpenAI(base_url=served.url + "/v1", api_key="none", max_retries=0)
+        assert [m.id for m in client.models.list()] == ["smollm2"]
+        ask = [{"role": "user", "content": "What colour is the sky on a clear day?"}]
+        reply = client.chat.completions.create(model="smollm2", messages=ask, user="kai", max_tokens=24)
+        assert reply.choices[0].message.content and reply.choices[0].finish_reason == "stop"
+        assert reply.usage is not None and reply.usage.prompt_tokens > 0
+        chunks = list(
+            client.chat.completions.create(model="smollm2", messages=ask, user="kai", max_tokens=24, stream=True)
+        )
+        assert "".join(c.choices[0].delta.content or "" for c in chunks).strip()
+        assert chunks[-1].choices[0].finish_reason == "stop"
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and len(personalizer.memories("kai")) < 2:
+            time.sleep(0.1)
+        assert "What colour is the sky on a clear day?" in [m.text for m in personalizer.memories("kai")]
+    finally:
+        served.stop()
