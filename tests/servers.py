@@ -41,7 +41,8 @@ class Served:
 Fault = tuple[int, dict[str, str]] | str
 """What the fake does to one request instead of answering: ``(status, headers)`` answers that error; ``"drop"``
 starts a response and breaks the connection before its end; ``"hang"`` answers after ``FakeBackend.hang``
-seconds; ``"cut"`` streams part of the answer and then breaks the connection."""
+seconds; ``"cut"`` streams part of the answer and then breaks the connection; ``"short"`` streams part of the
+answer and ends cleanly, with no closing chunk and no ``[DONE]``."""
 
 
 class _Dropped(Exception):
@@ -75,8 +76,8 @@ class FakeBackend:
                 )
             if fault == "hang":
                 await asyncio.sleep(self.hang)
-            elif fault == "cut":
-                return StreamingResponse(self._chunks(base, cut=True), media_type="text/event-stream")
+            elif fault in ("cut", "short"):
+                return StreamingResponse(self._chunks(base, cut=fault), media_type="text/event-stream")
             elif fault is not None:
                 status, headers = fault
                 return JSONResponse({"error": {"message": f"fault {status}", "type": "x"}}, status, headers=headers)
@@ -92,11 +93,13 @@ class FakeBackend:
         raise _Dropped()
 
     @staticmethod
-    async def _chunks(base: dict[str, Any], *, cut: bool = False) -> AsyncIterator[bytes]:
+    async def _chunks(base: dict[str, Any], *, cut: str | None = None) -> AsyncIterator[bytes]:
         words = ANSWER.split(" ")
         for number, word in enumerate(words):
-            if cut and number == 2:
+            if cut == "cut" and number == 2:
                 raise _Dropped()
+            if cut == "short" and number == 2:
+                return
             text = word if number == 0 else " " + word
             chunk = {
                 **base,

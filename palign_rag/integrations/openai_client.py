@@ -8,9 +8,14 @@ thread, off the caller's path, never for a failed call or a stream cut short, an
 resends the whole history (ingest ids are idempotent). Everything else (``models``, ``embeddings``,
 ``with_options`` ...) is the wrapped client's own, unpersonalized.
 
-The user is ``user=`` given to ``wrap`` or to ``create``; with neither, ``create`` raises ``UsageError``
-(``require_user=False`` forwards such calls unpersonalized instead). ``user=`` given to ``create`` is the
-OpenAI API's own field and is still sent; the one given to ``wrap`` is never sent to the backend.
+The user is ``user=`` given to ``wrap``, or ``palign_user=`` given to ``create`` (taken out before the call is
+sent); with neither, ``create`` raises ``UsageError`` (``require_user=False`` forwards such calls
+unpersonalized instead). The OpenAI API's own ``user`` field is never read: apps fill it with hashed or shared
+ids for abuse tracking, and reading it as the palign user would let users who share one id share memories.
+
+``with_options(...)`` and ``copy(...)`` return wrapped clients. Calls on ``chat.completions`` that are not
+personalized yet (``parse``, ``stream``, ``with_raw_response``, ``with_streaming_response``) raise
+``UsageError`` rather than reach the backend unpersonalized; ``wrapped.unwrapped`` is the plain client.
 
 The trace of the latest call made in the current thread or task is ``wrapped.last_trace``
 (``trace.id`` is what the proxy returns as ``X-Palign-Trace-Id``).
@@ -21,6 +26,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -37,6 +43,25 @@ __all__ = ["PersonalizedAsyncOpenAI", "PersonalizedOpenAI", "wrap"]
 logger = logging.getLogger(__name__)
 
 
+_CAPTURES: weakref.WeakSet[_Capture] = weakref.WeakSet()
+EXIT_WAIT = 30.0
+"""Seconds the program's exit waits for captures still queued (all wrapped clients together)."""
+
+
+def _finish_at_exit() -> None:
+    deadline = time.monotonic() + EXIT_WAIT
+    for capture in list(_CAPTURES):
+        if not capture.flush(max(0.0, deadline - time.monotonic())):
+            logger.warning("exiting with captured turns not yet stored (waited %.0f s)", EXIT_WAIT)
+
+
+# captures still queued when the program ends are finished first: this hook runs before the thread pools of the
+# store and the model refuse new work at interpreter exit (``flush()`` is the portable way)
+_register_exit = getattr(threading, "_register_atexit", None)
+if _register_exit is not None:
+    _register_exit(_finish_at_exit)
+
+
 class _Capture:
     """The worker that stores a user's turns after an answer: one thread per wrapped client, in call order."""
 
@@ -45,12 +70,7 @@ class _Capture:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="palign-capture")
         self._pending: set[Future[None]] = set()
         self._lock = threading.Lock()
-        # captures still queued when the program ends are finished first: this runs before the thread pools of
-        # the store and the model refuse new work at interpreter exit (a documented flush() is the portable way)
-        register = getattr(threading, "_register_atexit", None)
-        if register is not None:
-            ref = weakref.ref(self)
-            register(lambda: (capture := ref()) is not None and capture.flush())
+        _CAPTURES.add(self)
 
     def submit(self, user: str, messages: list[dict[str, Any]]) -> None:
         future = self._pool.submit(self._ingest, user, messages)
@@ -80,22 +100,23 @@ class _Call:
     """What one ``create`` call personalizes: the composed arguments, and who to capture for."""
 
     def __init__(self, owner: _Wrapped, kwargs: dict[str, Any]) -> None:
-        self.user: str | None = kwargs.get("user") or owner.user
-        self.original: list[dict[str, Any]] = [dict(m) for m in kwargs.get("messages") or []]
         self.kwargs = dict(kwargs)
+        self.user: str | None = self.kwargs.pop("palign_user", None) or owner.user
+        self.original: list[dict[str, Any]] = [dict(m) for m in self.kwargs.get("messages") or []]
         self.owner = owner
 
-    def compose(self) -> dict[str, Any]:
+    def compose(self) -> tuple[dict[str, Any], Trace | None]:
+        """The arguments to send, and the trace of what was composed (``None`` when unpersonalized)."""
         if self.user is None:
             if self.owner.require_user:
                 raise UsageError(
-                    "No user to personalize for: pass user=... to wrap(client, personalizer, user=...) or to "
-                    "create(...), or wrap with require_user=False to forward such calls unpersonalized."
+                    "No user to personalize for: pass user=... to wrap(client, personalizer, user=...) or "
+                    "palign_user=... to create(...), or wrap with require_user=False to forward such calls "
+                    "unpersonalized."
                 )
-            return self.kwargs
+            return self.kwargs, None
         composed = self.owner.personalizer.compose(self.user, self.original)
-        self.owner._last_trace.set(composed.trace)
-        return {**self.kwargs, "messages": composed.messages}
+        return {**self.kwargs, "messages": composed.messages}, composed.trace
 
     def captured(self) -> None:
         if self.user is not None and self.owner.capture_turns:
@@ -126,6 +147,20 @@ class _Wrapped:
         """Wait until the turns of finished calls are stored (``False`` if ``timeout`` came first)."""
         return self._capture.flush(timeout)
 
+    def _rewrapped(self, client: Any) -> Any:
+        twin = type(self).__new__(type(self))
+        twin.__dict__.update(self.__dict__)  # the same personalizer, user and capture worker
+        twin._client = client
+        return twin
+
+    def with_options(self, **options: Any) -> Any:
+        """The wrapped client's ``with_options``, still personalized."""
+        return self._rewrapped(self._client.with_options(**options))
+
+    def copy(self, **options: Any) -> Any:
+        """The wrapped client's ``copy``, still personalized."""
+        return self._rewrapped(self._client.copy(**options))
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
@@ -137,6 +172,17 @@ class PersonalizedOpenAI(_Wrapped):
     def chat(self) -> _Chat:
         return _Chat(self)
 
+    def close(self) -> None:
+        """Store the turns still queued, then close the client."""
+        self.flush(EXIT_WAIT)
+        self._client.close()
+
+    def __enter__(self) -> PersonalizedOpenAI:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 class PersonalizedAsyncOpenAI(_Wrapped):
     """An ``openai.AsyncOpenAI`` client whose chat completions are personalized (see ``wrap``)."""
@@ -144,6 +190,19 @@ class PersonalizedAsyncOpenAI(_Wrapped):
     @property
     def chat(self) -> _AsyncChat:
         return _AsyncChat(self)
+
+    async def close(self) -> None:
+        """Store the turns still queued, then close the client."""
+        import asyncio
+
+        await asyncio.to_thread(self.flush, EXIT_WAIT)
+        await self._client.close()
+
+    async def __aenter__(self) -> PersonalizedAsyncOpenAI:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
 
 class _Chat:
@@ -164,6 +223,16 @@ class _AsyncChat:
         return getattr(self._owner.unwrapped.chat, name)
 
 
+def _not_personalized(name: str) -> UsageError:
+    return UsageError(
+        f"chat.completions.{name} is not personalized by wrap() yet: use create(...) (stream=True streams), or "
+        "call it on wrapped.unwrapped to send it without personalization."
+    )
+
+
+_REFUSED = ("parse", "stream", "with_raw_response", "with_streaming_response")
+
+
 class _Completions:
     def __init__(self, owner: PersonalizedOpenAI) -> None:
         self._owner = owner
@@ -171,13 +240,18 @@ class _Completions:
     def create(self, **kwargs: Any) -> Any:
         """``client.chat.completions.create`` with the user's composed system prompt (same arguments)."""
         call = _Call(self._owner, kwargs)
-        answer = self._owner.unwrapped.chat.completions.create(**call.compose())
-        if kwargs.get("stream"):
+        arguments, trace = call.compose()
+        if trace is not None:
+            self._owner._last_trace.set(trace)
+        answer = self._owner.unwrapped.chat.completions.create(**arguments)
+        if arguments.get("stream"):
             return _Stream(answer, call)
         call.captured()
         return answer
 
     def __getattr__(self, name: str) -> Any:
+        if name in _REFUSED:
+            raise _not_personalized(name)
         return getattr(self._owner.unwrapped.chat.completions, name)
 
 
@@ -190,27 +264,51 @@ class _AsyncCompletions:
         import asyncio
 
         call = _Call(self._owner, kwargs)
-        composed = await asyncio.to_thread(call.compose)
-        answer = await self._owner.unwrapped.chat.completions.create(**composed)
-        if kwargs.get("stream"):
+        arguments, trace = await asyncio.to_thread(call.compose)
+        if trace is not None:  # set here: a context variable set inside to_thread stays in the worker's copy
+            self._owner._last_trace.set(trace)
+        answer = await self._owner.unwrapped.chat.completions.create(**arguments)
+        if arguments.get("stream"):
             return _AsyncStream(answer, call)
         call.captured()
         return answer
 
     def __getattr__(self, name: str) -> Any:
+        if name in _REFUSED:
+            raise _not_personalized(name)
         return getattr(self._owner.unwrapped.chat.completions, name)
 
 
+def _finished(chunk: Any) -> bool:
+    """Whether a chunk closes a choice (a stream that ends without one was cut short)."""
+    return any(getattr(choice, "finish_reason", None) for choice in getattr(chunk, "choices", None) or ())
+
+
 class _Stream:
-    """The client's stream, unchanged; the turns are captured when it ran to its end without an error."""
+    """The client's stream, unchanged; the turns are captured when it ran to its end, closed by a chunk with a
+    ``finish_reason``, without an error."""
 
     def __init__(self, inner: Any, call: _Call) -> None:
         self._inner = inner
         self._call = call
+        self._finished = False
+        self._iterator: Iterator[Any] | None = None
 
     def __iter__(self) -> Iterator[Any]:
-        yield from self._inner
-        self._call.captured()
+        return self
+
+    def __next__(self) -> Any:
+        if self._iterator is None:
+            self._iterator = iter(self._inner)
+        try:
+            chunk = next(self._iterator)
+        except StopIteration:
+            if self._finished:
+                self._finished = False  # captured once
+                self._call.captured()
+            raise
+        self._finished = self._finished or _finished(chunk)
+        return chunk
 
     def __enter__(self) -> _Stream:
         return self
@@ -223,16 +321,29 @@ class _Stream:
 
 
 class _AsyncStream:
-    """The async client's stream, unchanged; the turns are captured when it ran to its end without an error."""
+    """The async client's stream, unchanged; captured as ``_Stream`` is."""
 
     def __init__(self, inner: Any, call: _Call) -> None:
         self._inner = inner
         self._call = call
+        self._finished = False
+        self._iterator: AsyncIterator[Any] | None = None
 
-    async def __aiter__(self) -> AsyncIterator[Any]:
-        async for chunk in self._inner:
-            yield chunk
-        self._call.captured()
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._iterator is None:
+            self._iterator = self._inner.__aiter__()
+        try:
+            chunk = await self._iterator.__anext__()
+        except StopAsyncIteration:
+            if self._finished:
+                self._finished = False
+                self._call.captured()
+            raise
+        self._finished = self._finished or _finished(chunk)
+        return chunk
 
     async def __aenter__(self) -> _AsyncStream:
         return self
@@ -254,7 +365,7 @@ def wrap(
 ) -> PersonalizedOpenAI | PersonalizedAsyncOpenAI:
     """Personalize every chat completion made through ``client`` (an ``openai.OpenAI`` or ``AsyncOpenAI``).
 
-    ``user`` is whose memories are used and grown (``create(user=...)`` overrides it per call);
+    ``user`` is whose memories are used and grown (``create(palign_user=...)`` overrides it per call);
     ``capture=False`` composes but never stores the user's turns.
     """
     import openai

@@ -236,12 +236,14 @@ def create_app(
             state = {"complete": False}
 
             async def relay() -> AsyncIterator[bytes]:
-                cut = _CUT in first
+                cut, tail = _CUT in first, first[-16:]
                 yield first
                 async for chunk in chunks:
                     cut = cut or _CUT in chunk
+                    tail = (tail + chunk)[-16:]  # "[DONE]" may be split across chunks
                     yield chunk
-                state["complete"] = not cut  # a stream cut off mid-way is a failed turn: nothing is captured
+                # a stream cut off mid-way, or one that never said [DONE], is a failed turn: nothing is captured
+                state["complete"] = not cut and b"[DONE]" in tail
 
             def after() -> None:
                 if user and state["complete"]:

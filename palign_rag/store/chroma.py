@@ -226,7 +226,9 @@ class ChromaStore:
         It was 64 until session 6: Chroma 1.5 then failed to read a small collection back once its index had
         been evicted ("Error creating hnsw segment reader: Nothing found on disk"; 280 of 1,000 requests of 50
         concurrent users through the proxy, ``benchmarks/load_proxy.py --users 50 --requests 20``), and 0 failed
-        at 1,000. Beyond that many active users the failure comes back: issue [6].
+        at 1,000. Chroma takes its bound from the open-file limit (limit // 5), which this only ever lowers: with
+        a soft limit of 1,024 the bound is 204 whatever is asked. Beyond that many active users the failure
+        comes back: issue [6].
         """
         import chromadb
         from chromadb.config import Settings as ChromaSettings

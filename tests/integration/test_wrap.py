@@ -116,15 +116,54 @@ def test_a_failed_call_raises_the_clients_error_and_stores_nothing(
 def test_the_user_may_come_per_call_and_is_required(backend: FakeBackend, personalizer: Personalizer) -> None:
     personalizer.remember("fay", "Answer in French.")
     client = wrap(_client(backend), personalizer)
-    with pytest.raises(UsageError, match="user="):
+    with pytest.raises(UsageError, match="palign_user="):
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": "Hello"}])
     assert backend.received == []
-    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "Hello"}], user="fay")
+    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "Hello"}], palign_user="fay")
     assert "French" in _system(backend.received[-1])
-    assert backend.received[-1]["user"] == "fay"  # the API's own field, given by the caller, is still sent
+    assert "palign_user" not in backend.received[-1] and "user" not in backend.received[-1]
     lenient = wrap(_client(backend), personalizer, require_user=False)
     lenient.chat.completions.create(model="m", messages=[{"role": "user", "content": "Hello"}])
     assert _system(backend.received[-1]) == ""
+
+
+def test_the_apis_own_user_field_is_sent_and_never_chooses_the_memories(
+    backend: FakeBackend, personalizer: Personalizer
+) -> None:
+    personalizer.remember("shared-hash", "Answer in German.")
+    personalizer.remember("ana", "Answer in French.")
+    client = wrap(_client(backend), personalizer, user="ana")
+    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "Hi"}], user="shared-hash")
+    sent = backend.received[-1]
+    assert sent["user"] == "shared-hash"
+    assert "French" in _system(sent) and "German" not in _system(sent)
+
+
+def test_options_and_copies_stay_personalized_and_unsupported_calls_refuse(
+    backend: FakeBackend, personalizer: Personalizer
+) -> None:
+    personalizer.remember("lia", "Answer in Italian.")
+    client = wrap(_client(backend), personalizer, user="lia")
+    client.with_options(timeout=20).chat.completions.create(model="m", messages=[{"role": "user", "content": "Hi"}])
+    assert "Italian" in _system(backend.received[-1])
+    for name in ("parse", "with_raw_response", "with_streaming_response", "stream"):
+        with pytest.raises(UsageError, match="not personalized"):
+            getattr(client.chat.completions, name)
+    with client:
+        stream = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "Hi"}], stream=True)
+        assert next(stream).choices[0].delta.content == ANSWER.split(" ")[0]
+
+
+def test_a_stream_that_ends_without_closing_is_not_captured(backend: FakeBackend, personalizer: Personalizer) -> None:
+    backend.faults.append("short")
+    client = wrap(_client(backend), personalizer, user="max")
+    streamed = client.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "My van is green."}], stream=True
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in streamed) == " ".join(ANSWER.split(" ")[:2])
+    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "My bike is grey."}])
+    assert client.flush(timeout=30)
+    assert [m.text for m in personalizer.memories("max")] == ["My bike is grey."]
 
 
 def test_other_calls_are_the_clients_own(backend: FakeBackend, personalizer: Personalizer) -> None:
@@ -146,6 +185,7 @@ def test_async_client_personalizes_streams_and_captures(backend: FakeBackend, pe
         reply = await client.chat.completions.create(
             model="m", messages=[{"role": "user", "content": "How do tides work?"}]
         )
+        assert client.last_trace is not None and client.last_trace.user_id == "hal"
         stream = await client.chat.completions.create(
             model="m", messages=[{"role": "user", "content": "And waves?"}], stream=True
         )
@@ -154,6 +194,7 @@ def test_async_client_personalizes_streams_and_captures(backend: FakeBackend, pe
 
     content, streamed = asyncio.run(run())
     assert content == ANSWER and streamed == ANSWER
+    assert client.last_trace is None  # the trace belongs to the task that made the call
     assert all("short" in _system(body) for body in backend.received)
     assert client.flush(timeout=30)
     texts = _texts(personalizer, "hal")
