@@ -53,7 +53,7 @@ class PalignRetriever(BaseRetriever):
 
     def _search(self, query: str, k: int | None) -> list[Document]:
         personalizer: Personalizer = self.personalizer
-        found = personalizer.retrieve(self.user, [{"role": "user", "content": query}], k=k or self.k)
+        found = personalizer.retrieve(self.user, [{"role": "user", "content": query}], k=self.k if k is None else k)
         return [_document(candidate) for candidate in found]
 
     def _get_relevant_documents(

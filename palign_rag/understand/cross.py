@@ -70,7 +70,15 @@ class PairReader:
 
     def __init__(self, weights: str | Path | None = None) -> None:
         self.card, self._arrays, self.name = _load(weights)
-        self.classes: tuple[str, ...] = tuple(self.card["classes"])
+        self.classes: tuple[str, ...] = tuple(self.card.get("classes", ()))
+        head = self._arrays.get("head.w")
+        deltas = [k for k in self._arrays if k.endswith(".lora_a")]
+        if head is None or head.shape[1] != len(self.classes) or not deltas or "rank" not in self.card:
+            raise ModelNotFoundError(
+                f"The pair reader's weights {self.name} are incomplete (a classifier for {len(self.classes)} "
+                "classes, low-rank deltas and their card's rank are needed): train them with "
+                "training/train_relation.py, or leave the default."
+            )
         self._model: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()

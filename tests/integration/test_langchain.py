@@ -63,6 +63,8 @@ def test_the_retriever_is_async_and_rejects_a_bad_k() -> None:
     assert len(docs) == 2 and "Split" in docs[0].page_content
     with pytest.raises(ValueError, match="greater than 0"):
         PalignRetriever(personalizer=_personalizer(), user="rae", k=0)
+    with pytest.raises(InvalidInputError, match="positive number"):
+        retriever.invoke("the ferry", k=0)
 
 
 @pytest.fixture
