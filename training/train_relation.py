@@ -19,7 +19,6 @@ reader's threshold) and give the figures in the card.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import random
@@ -35,7 +34,14 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from palign_rag.understand.corpus import LabelledPair, LabelledText, read_labelled, read_pairs  # noqa: E402
+from palign_rag.understand.corpus import (  # noqa: E402
+    LabelledPair,
+    LabelledText,
+    pair_fold,
+    read_labelled,
+    read_pairs,
+    relation_pairs,
+)
 from palign_rag.understand.cross import (  # noqa: E402
     DEFAULT_PAIR_WEIGHTS,
     MAX_TOKENS,
@@ -44,7 +50,6 @@ from palign_rag.understand.cross import (  # noqa: E402
     mean_pool,
     targeted,
 )
-from palign_rag.understand.labels import ALWAYS_SUBJECTS  # noqa: E402
 
 CLASSES = ("change", "compatible", "restate", "unrelated")
 
@@ -97,17 +102,7 @@ def pair_set() -> tuple[list[LabelledPair], int]:
     """The pairs, their reverses and drawn unrelated pairs; and how many come first in original order."""
     pairs = read_pairs(sorted((ROOT / "training" / "pairs").glob("*.jsonl")))
     items = read_labelled(sorted((ROOT / "training" / "corpus" / "train").glob("*.jsonl")))
-    rng = random.Random(7)
-    pref_items = [i for i in items if i.labels.get("preference") and i.labels.get("subject")]
-    extra: list[LabelledPair] = []
-    while len(extra) < len(pairs) // 2:
-        a, b = rng.sample(pref_items, 2)
-        if a.labels["subject"] != b.labels["subject"] and not (
-            a.labels["subject"] in ALWAYS_SUBJECTS and b.labels["subject"] in ALWAYS_SUBJECTS
-        ):
-            extra.append(LabelledPair(a.text, b.text, "unrelated", origin="corpus"))
-    reverse = [LabelledPair(p.newer, p.older, p.relation, origin=p.origin) for p in pairs]
-    return pairs + reverse + extra + request_pairs(items, len(pairs) // 3), len(pairs)
+    return relation_pairs(pairs, items) + request_pairs(items, len(pairs) // 3), len(pairs)
 
 
 def request_pairs(items: list[LabelledText], count: int) -> list[LabelledPair]:
@@ -128,10 +123,6 @@ def request_pairs(items: list[LabelledText], count: int) -> list[LabelledPair]:
         request = rng.choice(by_subject[preference.labels["subject"]])
         drawn.append(LabelledPair(preference.text, request.text, "compatible", origin="request"))
     return drawn
-
-
-def fold_of(pair: LabelledPair) -> int:
-    return int(hashlib.sha256(min(pair.older, pair.newer).encode()).hexdigest(), 16) % 5
 
 
 def train(pairs: list[LabelledPair], args: argparse.Namespace, tokenizer: Any) -> PairModel:
@@ -321,7 +312,7 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(base_model_path())
     started = time.perf_counter()
     pairs, n_original = pair_set()
-    folds = np.array([fold_of(p) for p in pairs])
+    folds = np.array([pair_fold(p) for p in pairs])
     original = np.arange(len(pairs)) < n_original
     held = np.flatnonzero(folds == args.dev_fold)
     head = head_supersede(args.head_oof, pairs)

@@ -23,7 +23,6 @@ import argparse
 import hashlib
 import json
 import os
-import random
 import sys
 import time
 from pathlib import Path
@@ -37,7 +36,13 @@ sys.path.insert(0, str(ROOT))
 
 from palign_rag.embed import SentenceTransformerEmbedder  # noqa: E402
 from palign_rag.extract import readable  # noqa: E402
-from palign_rag.understand.corpus import LabelledPair, LabelledText, read_labelled, read_pairs  # noqa: E402
+from palign_rag.understand.corpus import (  # noqa: E402
+    LabelledText,
+    pair_fold,
+    read_labelled,
+    read_pairs,
+    relation_pairs,
+)
 from palign_rag.understand.features import (  # noqa: E402
     always_share,
     hashed_words,
@@ -333,16 +338,7 @@ def main() -> None:
         print(json.dumps(figures, indent=2))
         raise SystemExit("no pairs in training/pairs/: the relation head cannot be trained")
     # relation: pairs, both orders, plus unrelated pairs of preferences on different subjects from the corpus
-    rng = random.Random(7)
-    pref_items = [i for i in items if i.labels.get("preference") and i.labels.get("subject")]
-    extra: list[LabelledPair] = []
-    while len(extra) < len(pairs) // 2:
-        a, b = rng.sample(pref_items, 2)
-        if a.labels["subject"] != b.labels["subject"] and not (
-            a.labels["subject"] in ALWAYS_SUBJECTS and b.labels["subject"] in ALWAYS_SUBJECTS
-        ):
-            extra.append(LabelledPair(a.text, b.text, "unrelated", origin="corpus"))
-    all_pairs = pairs + [LabelledPair(p.newer, p.older, p.relation, origin=p.origin) for p in pairs] + extra
+    all_pairs = relation_pairs(pairs, items)
     pair_texts = sorted({t for p in all_pairs for t in (p.older, p.newer)})
     pair_vectors = dict(zip(pair_texts, embedder.embed(pair_texts)))
     # what the (final) sentence heads read in each text: stance, subject, applies probabilities
@@ -360,7 +356,7 @@ def main() -> None:
     )
     py = np.array([p.relation for p in all_pairs])
     # folds by the pair's texts, so no pair is on both sides of a fold in its two orders
-    fold = [int(hashlib.sha256(min(p.older, p.newer).encode()).hexdigest(), 16) % 5 for p in all_pairs]
+    fold = [pair_fold(p) for p in all_pairs]
     oof = grouped_predictions(px, py, [str(f) for f in fold], args.model, args.relation_c)
     rel_classes = sorted(set(py.tolist()))
     if args.relation_oof:

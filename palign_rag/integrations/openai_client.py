@@ -23,6 +23,7 @@ The trace of the latest call made in the current thread or task is ``wrapped.las
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import threading
@@ -193,8 +194,6 @@ class PersonalizedAsyncOpenAI(_Wrapped):
 
     async def close(self) -> None:
         """Store the turns still queued, then close the client."""
-        import asyncio
-
         await asyncio.to_thread(self.flush, EXIT_WAIT)
         await self._client.close()
 
@@ -261,8 +260,6 @@ class _AsyncCompletions:
 
     async def create(self, **kwargs: Any) -> Any:
         """``await client.chat.completions.create`` with the user's composed system prompt (same arguments)."""
-        import asyncio
-
         call = _Call(self._owner, kwargs)
         arguments, trace = await asyncio.to_thread(call.compose)
         if trace is not None:  # set here: a context variable set inside to_thread stays in the worker's copy

@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError
-from .labels import CONFLICTS, RELATIONS, SUBJECTS
+from .labels import ALWAYS_SUBJECTS, CONFLICTS, RELATIONS, SUBJECTS
 
-__all__ = ["LABEL_NAMES", "LabelledPair", "LabelledText", "read_labelled", "read_pairs"]
+__all__ = ["LABEL_NAMES", "LabelledPair", "LabelledText", "pair_fold", "read_labelled", "read_pairs", "relation_pairs"]
 
 LABEL_NAMES = ("preference", "scope", "subject", "stance", "instruction", "conflict", "fact")
 _ALLOWED: dict[str, tuple[object, ...]] = {
@@ -97,3 +99,25 @@ def read_pairs(paths: Iterable[str | Path]) -> list[LabelledPair]:
             LabelledPair(str(raw["older"]), str(raw["newer"]), str(raw["relation"]), raw.get("subject"), where)
         )
     return pairs
+
+
+def relation_pairs(pairs: list[LabelledPair], items: list[LabelledText]) -> list[LabelledPair]:
+    """What the relation readers train on: ``pairs``, then each in the other order, then half as many unrelated
+    pairs of preferences on different subjects drawn from ``items`` (seeded, so every training script draws the
+    same ones in the same order)."""
+    rng = random.Random(7)
+    preferences = [i for i in items if i.labels.get("preference") and i.labels.get("subject")]
+    drawn: list[LabelledPair] = []
+    while preferences and len(drawn) < len(pairs) // 2:
+        a, b = rng.sample(preferences, 2)
+        if a.labels["subject"] != b.labels["subject"] and not (
+            a.labels["subject"] in ALWAYS_SUBJECTS and b.labels["subject"] in ALWAYS_SUBJECTS
+        ):
+            drawn.append(LabelledPair(a.text, b.text, "unrelated", origin="corpus"))
+    reverse = [LabelledPair(p.newer, p.older, p.relation, origin=p.origin) for p in pairs]
+    return pairs + reverse + drawn
+
+
+def pair_fold(pair: LabelledPair, folds: int = 5) -> int:
+    """The fold of a pair, by its texts: a pair and its reverse always share one."""
+    return int(hashlib.sha256(min(pair.older, pair.newer).encode()).hexdigest(), 16) % folds
