@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/bench_ingest.py --baseline /tmp/palign-before --data ../shared/bench/prefeval
 
-Both checkouts ingest the same chat histories into fresh in-memory Chroma with the bundled model, in alternating
+Both checkouts ingest the same chat histories into fresh in-memory Chroma with the bundled model (each run by its
+checkout's default embedder: onnxruntime here when installed, ``--runtime torch`` for sentence-transformers), in alternating
 rounds (each in its own subprocess, so imports and caches do not leak between them); reported: the median
 seconds per round of each and their ratio. The histories are built from PrefEval's filler conversations
 (real chat traffic, read from ``--data``; nothing is copied) cut into users of ``--turns`` messages.
@@ -34,7 +35,14 @@ from palign_rag.store import ChromaStore
 from palign_rag.eval.datasets import filler_messages
 messages = filler_messages(sys.argv[2])
 users, turns = int(sys.argv[3]), int(sys.argv[4])
-embedder = SentenceTransformerEmbedder()
+if sys.argv[5] == "torch":
+    embedder = SentenceTransformerEmbedder()
+else:  # the checkout's default embedder
+    try:
+        from palign_rag.onnx_embed import default_embedder
+        embedder = default_embedder()
+    except ImportError:  # a checkout from before the ONNX path
+        embedder = SentenceTransformerEmbedder()
 embedder.load()
 personalizer = Personalizer(store=ChromaStore.in_memory(), embedder=embedder)
 personalizer.ingest("warm-up", messages[:8])
@@ -45,10 +53,10 @@ print(json.dumps({"seconds": time.perf_counter() - started}))
 """
 
 
-def run(checkout: Path, data: str, users: int, turns: int) -> float:
+def run(checkout: Path, data: str, users: int, turns: int, runtime: str = "default") -> float:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(checkout)}
     out = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(checkout), data, str(users), str(turns)],
+        [sys.executable, "-c", _CHILD, str(checkout), data, str(users), str(turns), runtime],
         capture_output=True,
         text=True,
         env=env,
@@ -64,13 +72,20 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--turns", type=int, default=200, help="messages per user")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--runtime",
+        choices=("default", "torch"),
+        default="default",
+        help="this checkout's embedder: its default (onnxruntime when installed) or sentence-transformers; "
+        "the baseline always runs its own default",
+    )
     args = parser.parse_args()
     here = Path(__file__).resolve().parent.parent
     ours: list[float] = []
     theirs: list[float] = []
     for _ in range(args.rounds):
         theirs.append(run(Path(args.baseline).resolve(), args.data, args.users, args.turns))
-        ours.append(run(here, args.data, args.users, args.turns))
+        ours.append(run(here, args.data, args.users, args.turns, args.runtime))
     figures = {
         "messages_per_round": args.users * args.turns,
         "baseline_seconds": [round(t, 2) for t in theirs],
@@ -78,6 +93,7 @@ def main() -> None:
         "baseline_median": round(statistics.median(theirs), 2),
         "this_median": round(statistics.median(ours), 2),
         "ratio": round(statistics.median(ours) / statistics.median(theirs), 3),
+        "this_runtime": args.runtime,
     }
     print(json.dumps(figures, indent=2))
 

@@ -27,6 +27,7 @@ from .errors import (
     UsageError,
 )
 from .integrations.openai_client import wrap
+from .onnx_embed import OnnxEmbedder, default_embedder
 from .personalizer import IngestReport, Personalizer
 from .policy import Policy
 from .retrieve import SelectionConfig
@@ -71,6 +72,7 @@ __all__ = [
     "MemoryStore",
     "MissingUserError",
     "ModelNotFoundError",
+    "OnnxEmbedder",
     "OpenAIBackend",
     "PalignError",
     "PersonalDataError",
@@ -88,5 +90,6 @@ __all__ = [
     "Understanding",
     "UsageError",
     "__version__",
+    "default_embedder",
     "wrap",
 ]

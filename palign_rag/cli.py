@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (prefeval, locomo):
         sub.add_argument("--home", help="store for the evaluation users (default: a fresh temporary directory)")
         sub.add_argument("--embedder", help="a local sentence-transformers model directory (default: the bundled one)")
+        sub.add_argument(
+            "--runtime",
+            choices=("onnx", "torch"),
+            help="run the embedder with onnxruntime or with sentence-transformers (default: onnx when installed)",
+        )
         sub.add_argument("--report", help="write a self-contained HTML report with plots here")
         sub.add_argument("--json", action="store_true", help="print the figures as JSON")
         sub.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -339,14 +344,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.benchmark == "attacks":
         return _cmd_eval_attacks(args)
 
-    from .embed import CachedEmbedder, SentenceTransformerEmbedder
+    from .embed import CachedEmbedder, Embedder, SentenceTransformerEmbedder
     from .eval import evaluate_locomo, evaluate_prefeval
+    from .onnx_embed import OnnxEmbedder, onnx_available
     from .personalizer import Personalizer
 
+    runtime = args.runtime or ("onnx" if onnx_available() else "torch")
+    embedder: Embedder = (
+        OnnxEmbedder(args.embedder) if runtime == "onnx" else SentenceTransformerEmbedder(args.embedder)
+    )
     with tempfile.TemporaryDirectory(prefix="palign-eval-") as scratch:
-        personalizer = Personalizer(
-            args.home or scratch, embedder=CachedEmbedder(SentenceTransformerEmbedder(args.embedder))
-        )
+        personalizer = Personalizer(args.home or scratch, embedder=CachedEmbedder(embedder))
         if args.benchmark == "prefeval":
             figures = evaluate_prefeval(
                 personalizer,
@@ -368,6 +376,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                 report=args.report,
                 progress=not args.no_progress,
             )
+    figures["runtime"] = runtime
     if args.json:
         _print_json(figures)
     else:
@@ -435,7 +444,9 @@ def _cmd_eval_understanding(args: argparse.Namespace) -> int:
 
 
 def _print_eval(figures: dict[str, Any]) -> None:
-    print(f"{figures['benchmark']} ({figures['embedder']}, {figures['seconds']} s)")
+    print(
+        f"{figures['benchmark']} ({figures['embedder']} on {figures.get('runtime', 'torch')}, {figures['seconds']} s)"
+    )
     if figures["benchmark"] == "prefeval":
         print(f"  variant {figures['variant']}")
         if figures.get("gold_reference"):

@@ -20,11 +20,12 @@ from pydantic import BaseModel, Field
 from .backends import Backend, LocalBackend, OpenAIBackend
 from .compose import Composer
 from .config import Settings
-from .embed import Embedder, Matrix, SentenceTransformerEmbedder
+from .embed import Embedder, Matrix
 from .errors import InvalidInputError, PolicyViolationError
 from .extract import Turn, turns
 from .messages import check_text, check_user_id, message_text, validate_messages
 from .normalize import detection_views, normalize
+from .onnx_embed import default_embedder
 from .policy import Policy
 from .privacy import Privacy
 from .reconcile import Replacement, replacements
@@ -147,7 +148,7 @@ class Personalizer:
         if not tenant or not tenant.strip():
             raise InvalidInputError("tenant must be a non-empty string (the default is 'default').")
         self.tenant = tenant
-        self.embedder: Embedder = embedder or SentenceTransformerEmbedder()
+        self.embedder: Embedder = embedder or default_embedder()
         self.store: MemoryStore = store if store is not None else ChromaStore.embedded(self.settings.home)
         bind = getattr(self.store, "bind_embedder", None)
         if callable(bind):

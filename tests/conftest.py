@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.pop("OPENAI_BASE_URL", None)
 os.environ.pop("OPENAI_API_KEY", None)
 os.environ.pop("PALIGN_BACKEND", None)
+# the embedding model's ONNX export is cached inside the checkout (ignored by git), not in the user's home
+os.environ.setdefault("PALIGN_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".cache" / "palign"))
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_socket
 
-from palign_rag import FakeEmbedder, FunctionBackend, Personalizer, SentenceTransformerEmbedder
+from palign_rag import Embedder, FakeEmbedder, FunctionBackend, Personalizer, default_embedder
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -56,8 +58,9 @@ def personalizer(home: Path, backend: RecordingBackend) -> Iterator[Personalizer
 
 
 @pytest.fixture(scope="session")
-def real_embedder() -> SentenceTransformerEmbedder:
-    embedder = SentenceTransformerEmbedder()
+def real_embedder() -> Embedder:
+    """The bundled model as users get it by default (onnxruntime)."""
+    embedder = default_embedder()
     embedder.load()
     return embedder
 

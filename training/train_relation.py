@@ -42,8 +42,8 @@ from palign_rag.understand.corpus import (  # noqa: E402
     read_pairs,
     relation_pairs,
 )
-from palign_rag.understand.cross import (  # noqa: E402
-    DEFAULT_PAIR_WEIGHTS,
+from palign_rag.understand.cross import DEFAULT_PAIR_WEIGHTS  # noqa: E402
+from palign_rag.understand.lora import (  # noqa: E402
     MAX_TOKENS,
     TARGETS,
     base_model_path,
@@ -69,18 +69,34 @@ class LoraLinear(nn.Module):
         return self.base(x) + (self.drop(x) @ self.a.T @ self.b.T) * self.scale
 
 
+def lora_encoder(rank: int, alpha: float, dropout: float) -> nn.Module:
+    """The bundled MiniLM, frozen, with a trainable low-rank delta on each ``TARGETS`` layer."""
+    from transformers import AutoModel
+
+    encoder = AutoModel.from_pretrained(base_model_path())
+    for p in encoder.parameters():
+        p.requires_grad = False
+    for name, module in list(encoder.named_modules()):
+        if targeted(name) and isinstance(module, nn.Linear):
+            parent_name, _, child = name.rpartition(".")
+            setattr(encoder.get_submodule(parent_name), child, LoraLinear(module, rank, alpha, dropout))
+    return encoder
+
+
+def export_deltas(encoder: nn.Module) -> dict[str, np.ndarray]:
+    """The low-rank factors of ``encoder``, as ``lora.py`` reads them (float16)."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, module in encoder.named_modules():
+        if isinstance(module, LoraLinear):
+            arrays[f"{name}.lora_a"] = module.a.detach().numpy().astype(np.float16)
+            arrays[f"{name}.lora_b"] = module.b.detach().numpy().astype(np.float16)
+    return arrays
+
+
 class PairModel(nn.Module):
     def __init__(self, rank: int, alpha: float, dropout: float) -> None:
         super().__init__()
-        from transformers import AutoModel
-
-        self.encoder = AutoModel.from_pretrained(base_model_path())
-        for p in self.encoder.parameters():
-            p.requires_grad = False
-        for name, module in list(self.encoder.named_modules()):
-            if targeted(name) and isinstance(module, nn.Linear):
-                parent_name, _, child = name.rpartition(".")
-                setattr(self.encoder.get_submodule(parent_name), child, LoraLinear(module, rank, alpha, dropout))
+        self.encoder = lora_encoder(rank, alpha, dropout)
         self.head = nn.Linear(self.encoder.config.hidden_size, len(CLASSES))
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -88,11 +104,7 @@ class PairModel(nn.Module):
         return self.head(mean_pool(states, batch["attention_mask"]))
 
     def export(self) -> dict[str, np.ndarray]:
-        arrays: dict[str, np.ndarray] = {}
-        for name, module in self.encoder.named_modules():
-            if isinstance(module, LoraLinear):
-                arrays[f"{name}.lora_a"] = module.a.detach().numpy().astype(np.float16)
-                arrays[f"{name}.lora_b"] = module.b.detach().numpy().astype(np.float16)
+        arrays = export_deltas(self.encoder)
         arrays["head.w"] = self.head.weight.detach().numpy().T.astype(np.float32)
         arrays["head.b"] = self.head.bias.detach().numpy().astype(np.float32)
         return arrays

@@ -14,7 +14,7 @@ The carrying memory is found by provenance (the index of the message it came fro
 
 For the persona variant the preference is revealed over several user turns; the carrying turn (the gold) is
 the user turn most similar to the gold preference under a fixed reference model, the bundled
-all-MiniLM-L6-v2 (``SentenceTransformerEmbedder()``), loaded once per process. It does not depend on the
+all-MiniLM-L6-v2 (``default_embedder()``), loaded once per process. It does not depend on the
 embedder being evaluated: ``--embedder`` changes what is measured, never what counts as right.
 """
 
@@ -27,8 +27,9 @@ from functools import cache
 
 import numpy as np
 
-from ..embed import Embedder, SentenceTransformerEmbedder
+from ..embed import Embedder
 from ..errors import InvalidInputError
+from ..onnx_embed import default_embedder
 from ..personalizer import Personalizer
 from .baseline import naive_user_order
 from .datasets import PrefEvalRecord, Variant
@@ -106,7 +107,7 @@ def build_history(
 @cache
 def reference_embedder() -> Embedder:
     """The fixed model that picks the persona variant's gold turn: the bundled one, loaded once per process."""
-    return SentenceTransformerEmbedder()
+    return default_embedder()
 
 
 def persona_gold(record: PrefEvalRecord, reference: Embedder) -> int:

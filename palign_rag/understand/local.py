@@ -20,6 +20,7 @@ from .cross import PairReader
 from .features import Matrix, always_share, hashed_words, pair_features, sentence_features, turn_vectors
 from .heads import HeadSet
 from .labels import ALWAYS_SUBJECTS, CONFLICTS, SUBJECTS, TOPIC_SUBJECTS, Applies, Relation, Stance, Understanding
+from .sentence import CONFLICT_CLASSES, SentenceReader
 
 if TYPE_CHECKING:
     from ..embed import Embedder
@@ -55,6 +56,7 @@ class LocalUnderstander:
         *,
         embedder: Embedder | None = None,
         pair_reader: PairReader | str | Path | bool | None = None,
+        sentence_reader: SentenceReader | str | Path | bool | None = True,
     ) -> None:
         self.heads = HeadSet.load(weights)
         self._embedder = embedder
@@ -67,10 +69,19 @@ class LocalUnderstander:
         """Reads (older, newer) pairs as a cross-encoder for ``relate`` (``pair_reader=True``: the shipped one);
         ``None`` (the default): the relation head alone. The reader finds more changes of mind and costs ingest
         time; the figures are in BENCHMARKS.md."""
+        if sentence_reader is True:
+            sentence_reader = SentenceReader()
+        elif isinstance(sentence_reader, (str, Path)):
+            sentence_reader = SentenceReader(sentence_reader)
+        self.sentence_reader: SentenceReader | None = sentence_reader or None
+        """Reads each sentence taken as a preference once more, as a fine-tuned MiniLM, for whether it asks
+        to drop a value (``sentence_reader=True``, the default: the shipped one); ``None``: the conflict head
+        alone. The figures are in BENCHMARKS.md."""
 
     @property
     def name(self) -> str:
-        return f"local:{self.heads.name}"
+        readers = [r.name for r in (self.sentence_reader, self.pair_reader) if r is not None]
+        return f"local:{'+'.join([self.heads.name, *readers])}"
 
     @property
     def embedder_name(self) -> str:
@@ -88,10 +99,11 @@ class LocalUnderstander:
     def _own_vectors(self, texts: Sequence[str]) -> Matrix:
         with self._lock:
             if self._embedder is None:
-                from ..embed import CachedEmbedder, SentenceTransformerEmbedder
+                from ..embed import CachedEmbedder
+                from ..onnx_embed import default_embedder
 
                 # cached: with another store embedder, the same stored preferences are read on every write
-                self._embedder = CachedEmbedder(SentenceTransformerEmbedder(), max_items=20_000)
+                self._embedder = CachedEmbedder(default_embedder(), max_items=20_000)
             embedder = self._embedder
         if embedder.name != self.heads.embedder:
             from ..errors import InvalidInputError
@@ -168,16 +180,17 @@ class LocalUnderstander:
         if weight > 0:
             p_always = (1 - weight) * p_always + weight * always_share(p_subject, len(ALWAYS_SUBJECTS))
         p_negative = self.heads["stance"].proba(x)[:, list(self.heads["stance"].classes).index("negative")]
-        conflict_head = self.heads["conflict"]
-        p_conflict = conflict_head.proba(x)
-        none_column = list(conflict_head.classes).index("none")
-        value_columns = [list(conflict_head.classes).index(c) for c in CONFLICTS]
+        instruction_of = p_instruction >= self.threshold("instruction")
+        said_of = (p_preference >= self.threshold("preference")) & (p_turn >= self.threshold("turn", 0.0))
+        preference_of = (said_of | force_preference) & ~instruction_of
+        p_conflict, conflict_threshold = self._conflict_proba(x, texts, np.flatnonzero(preference_of).tolist())
+        none_column = 0
+        value_columns = [CONFLICT_CLASSES.index(c) for c in CONFLICTS]
         out = []
         for i in range(len(texts)):
-            instruction = bool(p_instruction[i] >= self.threshold("instruction"))
+            instruction = bool(instruction_of[i])
             confidence = {"instruction": round(float(max(p_instruction[i], 1 - p_instruction[i])), 3)}
-            said = bool(p_preference[i] >= self.threshold("preference") and p_turn[i] >= self.threshold("turn", 0.0))
-            preference = (force_preference or said) and not instruction
+            preference = bool(preference_of[i])
             p_both = float(min(p_preference[i], p_turn[i]))
             confidence["preference"] = round(max(p_both, 1 - p_both), 3)
             if not preference:
@@ -203,7 +216,7 @@ class LocalUnderstander:
             confidence["stance"] = round(float(max(p_negative[i], 1 - p_negative[i])), 3)
             p_any = 1.0 - float(p_conflict[i, none_column])
             conflict = None
-            if p_any >= self.threshold("conflict"):
+            if p_any >= conflict_threshold:
                 conflict = CONFLICTS[int(np.argmax(p_conflict[i, value_columns]))]
             confidence["conflict"] = round(max(p_any, 1 - p_any), 3)
             out.append(
@@ -218,6 +231,20 @@ class LocalUnderstander:
                 )
             )
         return out
+
+    def _conflict_proba(self, x: Matrix, texts: Sequence[str], preferences: Sequence[int]) -> tuple[Matrix, float]:
+        """Conflict probabilities in ``CONFLICT_CLASSES`` order for every text, and the threshold on 1 - P(none):
+        the sentence reader's for the texts read as preferences when there is one, else the conflict head's."""
+        head = self.heads["conflict"]
+        order = [list(head.classes).index(c) for c in CONFLICT_CLASSES]
+        if self.sentence_reader is None:
+            return head.proba(x)[:, order], self.threshold("conflict")
+        proba = np.zeros((len(texts), len(CONFLICT_CLASSES)), dtype=np.float32)
+        proba[:, 0] = 1.0  # only preferences can conflict; the others are never read for it
+        if len(preferences):
+            read, _ = self.sentence_reader.proba([texts[i] for i in preferences])
+            proba[list(preferences)] = read
+        return proba, self.sentence_reader.thresholds.get("conflict", 0.5)
 
     def _subject_columns(self, proba: Matrix) -> Matrix:
         """Subject probabilities in ``SUBJECTS`` order, then ``none``."""

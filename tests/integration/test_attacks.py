@@ -8,15 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from palign_rag import ChromaStore, Personalizer, SentenceTransformerEmbedder
+from palign_rag import ChromaStore, Embedder, Personalizer
 from palign_rag.eval.attacks import run_attacks
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_no_attack_string_breaks_the_prompt_structure(
-    tmp_path: Path, real_embedder: SentenceTransformerEmbedder
-) -> None:
+def test_no_attack_string_breaks_the_prompt_structure(tmp_path: Path, real_embedder: Embedder) -> None:
     generated = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "attacks" / "generate.py"), "--seed", "11"],
         capture_output=True,

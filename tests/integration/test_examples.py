@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from palign_rag import Personalizer, SentenceTransformerEmbedder
+from palign_rag import Embedder, Personalizer
 from palign_rag.server import HttpUpstream, create_app, tenant_personalizers
 
 from ..servers import ANSWER, FakeBackend, Served, running_backend
@@ -28,7 +28,7 @@ def backend() -> Iterator[FakeBackend]:
 
 
 @pytest.fixture
-def proxy(tmp_path: Path, backend: FakeBackend, real_embedder: SentenceTransformerEmbedder) -> Iterator[str]:
+def proxy(tmp_path: Path, backend: FakeBackend, real_embedder: Embedder) -> Iterator[str]:
     personalizer = Personalizer(tmp_path / "proxy-home", embedder=real_embedder)
     served = Served(create_app(tenant_personalizers(personalizer), HttpUpstream(backend.url + "/v1", max_retries=0)))
     try:

@@ -13,7 +13,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
-from palign_rag import ChromaStore, InvalidInputError, Personalizer, SentenceTransformerEmbedder
+from palign_rag import ChromaStore, Embedder, InvalidInputError, Personalizer, default_embedder
 from palign_rag.integrations.langchain import PalignRetriever, personalize
 
 TRIPS = [
@@ -27,7 +27,7 @@ TRIPS = [
 
 @cache
 def _personalizer() -> Personalizer:
-    personalizer = Personalizer(store=ChromaStore.in_memory(), embedder=SentenceTransformerEmbedder())
+    personalizer = Personalizer(store=ChromaStore.in_memory(), embedder=default_embedder())
     personalizer.ingest("rae", [{"role": "user", "content": text} for text in TRIPS])
     personalizer.ingest("sol", [{"role": "user", "content": "My trip to Oslo was by plane."}])
     return personalizer
@@ -68,7 +68,7 @@ def test_the_retriever_is_async_and_rejects_a_bad_k() -> None:
 
 
 @pytest.fixture
-def personalizer(real_embedder: SentenceTransformerEmbedder) -> Personalizer:
+def personalizer(real_embedder: Embedder) -> Personalizer:
     p = Personalizer(store=ChromaStore.in_memory(), embedder=real_embedder)
     p.remember("ana", "Always answer in French.")
     return p

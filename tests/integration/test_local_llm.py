@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from palign_rag import LocalBackend, ModelNotFoundError, Personalizer, SentenceTransformerEmbedder
+from palign_rag import Embedder, LocalBackend, ModelNotFoundError, Personalizer
 from palign_rag.backends import _load_llama
 from palign_rag.demo import run_demo
 from tests.conftest import assistant, user
@@ -15,7 +15,7 @@ from tests.conftest import assistant, user
 pytestmark = [pytest.mark.integration, pytest.mark.llm]
 
 
-def test_chat_end_to_end_with_the_local_model(home: Path, real_embedder: SentenceTransformerEmbedder) -> None:
+def test_chat_end_to_end_with_the_local_model(home: Path, real_embedder: Embedder) -> None:
     personalizer = Personalizer(home, embedder=real_embedder)  # nothing configured: the local model
     personalizer.remember("uma", "I always want answers that mention the colour blue.")
     result = personalizer.chat("uma", [user("Describe the sky in one sentence.")], max_tokens=24, temperature=0.0)
@@ -142,9 +142,7 @@ def test_a_memory_holding_template_tokens_does_not_start_a_new_turn(
     assert reply.prompt_tokens == len(ids)
 
 
-def test_the_proxy_serves_the_bundled_model(
-    home: Path, real_embedder: SentenceTransformerEmbedder, local: LocalBackend
-) -> None:
+def test_the_proxy_serves_the_bundled_model(home: Path, real_embedder: Embedder, local: LocalBackend) -> None:
     """``palign serve`` without a backend URL: the bundled model answers behind the OpenAI wire format,
     streamed or not, and the user's turn is captured after the answer."""
     import time

@@ -16,7 +16,7 @@ import httpx
 import openai
 import pytest
 
-from palign_rag import Personalizer, SentenceTransformerEmbedder
+from palign_rag import Embedder, Personalizer
 from palign_rag.server import ApiKeys, HttpUpstream, create_app, tenant_personalizers
 
 from ..servers import ANSWER, FakeBackend, Served, running_backend
@@ -29,7 +29,7 @@ def backend() -> Iterator[FakeBackend]:
 
 
 def _proxy(
-    tmp_path: Path, backend: FakeBackend, embedder: SentenceTransformerEmbedder, **options: Any
+    tmp_path: Path, backend: FakeBackend, embedder: Embedder, **options: Any
 ) -> Iterator[tuple[str, Personalizer]]:
     base = Personalizer(tmp_path / "home", embedder=embedder)
     upstream = HttpUpstream(backend.url + "/v1", max_retries=2, backoff=0.01, deadline=10)
@@ -41,9 +41,7 @@ def _proxy(
 
 
 @pytest.fixture
-def proxy(
-    tmp_path: Path, backend: FakeBackend, real_embedder: SentenceTransformerEmbedder
-) -> Iterator[tuple[str, Personalizer]]:
+def proxy(tmp_path: Path, backend: FakeBackend, real_embedder: Embedder) -> Iterator[tuple[str, Personalizer]]:
     yield from _proxy(tmp_path, backend, real_embedder)
 
 
@@ -189,9 +187,7 @@ def test_inspect_composes_without_calling_the_llm(proxy: tuple[str, Personalizer
     assert "Answer in French" in body["messages"][0]["content"] and body["trace"]["user_id"] == "fay"
 
 
-def test_api_keys_scope_tenants(
-    tmp_path: Path, backend: FakeBackend, real_embedder: SentenceTransformerEmbedder
-) -> None:
+def test_api_keys_scope_tenants(tmp_path: Path, backend: FakeBackend, real_embedder: Embedder) -> None:
     keys = ApiKeys({"key-shop": "shop", "key-school": "school"})
     for url, _ in _proxy(tmp_path, backend, real_embedder, keys=keys):
         shop, school = {"Authorization": "Bearer key-shop"}, {"Authorization": "Bearer key-school"}

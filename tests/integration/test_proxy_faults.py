@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from palign_rag import Personalizer, SentenceTransformerEmbedder
+from palign_rag import Embedder, Personalizer
 from palign_rag.server import HttpUpstream, create_app, tenant_personalizers
 
 from ..servers import ANSWER, FakeBackend, Served, running_backend
@@ -25,9 +25,7 @@ def backend() -> Iterator[FakeBackend]:
 
 
 @pytest.fixture
-def proxy(
-    tmp_path: Path, backend: FakeBackend, real_embedder: SentenceTransformerEmbedder
-) -> Iterator[tuple[str, Personalizer]]:
+def proxy(tmp_path: Path, backend: FakeBackend, real_embedder: Embedder) -> Iterator[tuple[str, Personalizer]]:
     personalizer = Personalizer(tmp_path / "home", embedder=real_embedder)
     upstream = HttpUpstream(backend.url + "/v1", timeout=0.5, max_retries=2, backoff=0.01, deadline=10)
     served = Served(create_app(tenant_personalizers(personalizer), upstream))

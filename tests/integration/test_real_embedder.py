@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from palign_rag import Personalizer, SentenceTransformerEmbedder
+from palign_rag import Embedder, Personalizer
 from tests.conftest import RecordingBackend, user
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def real(home: Path, real_embedder: SentenceTransformerEmbedder, backend: RecordingBackend) -> Personalizer:
+def real(home: Path, real_embedder: Embedder, backend: RecordingBackend) -> Personalizer:
     return Personalizer(home, embedder=real_embedder, backend=backend)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from palign_rag import Personalizer, SentenceTransformerEmbedder, UsageError, wrap
+from palign_rag import Embedder, Personalizer, UsageError, wrap
 
 from ..servers import ANSWER, FakeBackend, running_backend
 
@@ -23,7 +23,7 @@ def backend() -> Iterator[FakeBackend]:
 
 
 @pytest.fixture
-def personalizer(tmp_path: Path, real_embedder: SentenceTransformerEmbedder) -> Personalizer:
+def personalizer(tmp_path: Path, real_embedder: Embedder) -> Personalizer:
     return Personalizer(tmp_path / "home", embedder=real_embedder)
 
 

@@ -1,0 +1,73 @@
+"""``SentenceReader``: which way a preference pushes, read by the bundled MiniLM fine-tuned with low-rank deltas.
+
+Why a second reading of a sentence the heads already read: the heads see its sentence embedding and its words,
+which say what it is about, not which way it pushes. "If you don't know, guess, but say it's a guess" and "just
+guess and say it like it's fact" are about the same thing; only the second asks the assistant to drop honesty.
+The conflict head over embeddings and words found 72% of the test split's value-dropping preferences (session 4).
+The figures that chose this reader are in its card and BENCHMARKS.md.
+
+It reads only sentences already read as preferences (``LocalUnderstander.understand``), so ingest pays for it
+only when a user states something. Weights: ``weights/<name>.npz`` and card ``weights/<name>.json``, written by
+``training/train_sentence.py``; see ``lora.py`` for the format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import ModelNotFoundError
+from .labels import CONFLICTS
+from .lora import LoraEncoder, check_head, load_weights, softmax_head
+
+__all__ = ["APPLIES_CLASSES", "CONFLICT_CLASSES", "DEFAULT_SENTENCE_WEIGHTS", "SentenceReader"]
+
+DEFAULT_SENTENCE_WEIGHTS = "sentence-minilm-l6-v2"
+CONFLICT_CLASSES: tuple[str, ...] = ("none", *CONFLICTS)
+APPLIES_CLASSES: tuple[str, ...] = ("always", "topical")
+TRAINER = "training/train_sentence.py"
+Matrix = npt.NDArray[np.float32]
+
+
+class SentenceReader:
+    """Per sentence: the probability of each conflict class (``CONFLICT_CLASSES``) and of each scope
+    (``APPLIES_CLASSES``).
+
+    ``weights`` is a path to another trained ``.npz`` (its card beside it); default: the shipped one.
+    The model is loaded on first use and kept; calls are thread-safe.
+    """
+
+    def __init__(self, weights: str | Path | None = None) -> None:
+        self.card, self._arrays, self.name = load_weights(weights, DEFAULT_SENTENCE_WEIGHTS, TRAINER)
+        heads = self.card.get("heads", {})
+        if tuple(heads.get("conflict", ())) != CONFLICT_CLASSES or tuple(heads.get("applies", ())) != APPLIES_CLASSES:
+            raise ModelNotFoundError(
+                f"The sentence reader's weights {self.name} read other classes than {CONFLICT_CLASSES} and "
+                f"{APPLIES_CLASSES}: train them with {TRAINER}, or leave the default."
+            )
+        if not all(check_head(self._arrays, h, heads[h]) for h in ("conflict", "applies")):
+            raise ModelNotFoundError(
+                f"The sentence reader's weights {self.name} are incomplete (conflict and applies classifiers are "
+                f"needed): train them with {TRAINER}, or leave the default."
+            )
+        self._encoder = LoraEncoder(self.card, self._arrays, self.name, TRAINER)
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """Decision thresholds from the card: ``conflict`` (1 minus the probability of ``none``)."""
+        return {k: float(v) for k, v in self.card.get("thresholds", {}).items()}
+
+    def proba(self, texts: Sequence[str], *, batch_size: int = 32) -> tuple[Matrix, Matrix]:
+        """Conflict and applies probabilities, one row per text."""
+        if not texts:
+            return (
+                np.zeros((0, len(CONFLICT_CLASSES)), dtype=np.float32),
+                np.zeros((0, len(APPLIES_CLASSES)), dtype=np.float32),
+            )
+        pooled = self._encoder.pooled(texts, batch_size=batch_size)
+        conflict = softmax_head(pooled, self._arrays["conflict.w"], self._arrays["conflict.b"])
+        applies = softmax_head(pooled, self._arrays["applies.w"], self._arrays["applies.b"])
+        return conflict, applies
