@@ -161,6 +161,9 @@ def session_for(target: Path, export: Callable[[Path], None], threads: int | Non
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
+    # no busy-waiting between runs: the embedder and the readers are separate sessions sharing the cores, and a
+    # spinning pool of one slowed the other (and torch) on 2 cores
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
     try:

@@ -9,7 +9,7 @@ choose the conflict threshold (the most conflicts found while at most ``--max-fp
 ``--max-look-alike`` of the look-alikes, preferences within the values written to look like conflicts, are flagged) and give the figures in the card. The dev fold shares its writers with the training folds, so its figures
 are optimistic; the test split (``palign eval understanding``) is the measure.
 
-    .venv/bin/python training/train_sentence.py              # ~10 min on 2 cores
+    .venv/bin/python training/train_sentence.py --rank 16 --alpha 32 --epochs 6   # the shipped one, ~21 min
     .venv/bin/python training/train_sentence.py --no-write   # figures only
 """
 
