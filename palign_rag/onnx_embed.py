@@ -82,7 +82,7 @@ def _check_mean_pooling(folder: Path) -> int:
     if kinds != ["Transformer", "Pooling", "Normalize"] or modes != ["pooling_mode_mean_tokens"]:
         raise ModelNotFoundError(
             f"OnnxEmbedder runs mean-pooled, normalized models; {folder} has {kinds} with {modes}. "
-            "Use SentenceTransformerEmbedder for it."
+            "Use SentenceTransformerEmbedder for it (palign eval: --runtime torch)."
         )
     try:
         config = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
@@ -129,6 +129,9 @@ def export_pooled(model: Any, target: Path, *, normalize: bool, token_types: boo
                 dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "pooled": {0: "batch"}},
                 opset_version=17,
             )
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(scratch, 0o666 & ~umask)  # as readable as any file the user writes (mkstemp makes it 0600)
         os.replace(scratch, target)
     finally:
         if os.path.exists(scratch):
@@ -144,20 +147,51 @@ def _export(folder: Path, target: Path) -> None:
     export_pooled(AutoModel.from_pretrained(str(folder), attn_implementation="eager"), target, normalize=True)
 
 
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns)
+
+
+def _exported(target: Path, export: Callable[[Path], None]) -> None:
+    """Run ``export(target)``; what goes wrong says what to do."""
+    try:
+        export(target)
+    except OSError as exc:
+        raise ModelNotFoundError(
+            f"Cannot write the ONNX export to {target.parent}: {exc}. Set PALIGN_CACHE_DIR to a writable folder."
+        ) from exc
+    except Exception as exc:
+        raise ModelNotFoundError(
+            f"Exporting the model to ONNX failed ({type(exc).__name__}: {exc}); it needs torch >= 2.5 and onnx. "
+            "Use SentenceTransformerEmbedder (palign eval: --runtime torch) instead."
+        ) from exc
+
+
 def session_for(target: Path, export: Callable[[Path], None], threads: int | None = None) -> Any:
     """An onnxruntime session for ``target``, exported first by ``export(target)`` when it is not there (once
-    across processes, under a file lock) or cannot be loaded (a damaged file is exported again, once)."""
+    across processes, under a file lock) or cannot be parsed (a damaged file is exported again, once, unless
+    another process already replaced it)."""
     try:
         import onnxruntime as ort
+        from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidProtobuf
     except ImportError as exc:
         raise ModelNotFoundError(f"onnxruntime is not installed ({exc}): run ./scripts/setup.sh.") from exc
     from filelock import FileLock
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.is_file():
-        with FileLock(str(target) + ".lock"):  # two processes starting at once export once
-            if not target.is_file():
-                export(target)
+    lock_path = str(target) + ".lock"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.is_file():
+            with FileLock(lock_path):  # two processes starting at once export once
+                if not target.is_file():
+                    _exported(target, export)
+    except OSError as exc:
+        raise ModelNotFoundError(
+            f"Cannot write the ONNX export to {target.parent}: {exc}. Set PALIGN_CACHE_DIR to a writable folder."
+        ) from exc
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
@@ -166,16 +200,20 @@ def session_for(target: Path, export: Callable[[Path], None], threads: int | Non
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
+    seen = _stamp(target)
     try:
         return ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # a damaged cache file: export again once
-        with FileLock(str(target) + ".lock"):
-            target.unlink(missing_ok=True)
-            export(target)
+    except (InvalidProtobuf, Fail) as exc:  # a damaged file (not a permission or memory error): export again once
+        with FileLock(lock_path):
+            if _stamp(target) == seen:  # nobody replaced it meanwhile
+                target.unlink(missing_ok=True)
+                _exported(target, export)
         try:
             return ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
         except Exception as again:
-            raise ModelNotFoundError(f"onnxruntime cannot load {target}: {again}") from exc
+            raise ModelNotFoundError(
+                f"onnxruntime cannot load {target}: {again}. Delete it, or set PALIGN_CACHE_DIR elsewhere."
+            ) from exc
 
 
 def run_pooled(session: Any, encodings: Sequence[Any], batch_size: int, *, token_types: bool = False) -> Matrix:

@@ -91,9 +91,12 @@ class LocalUnderstander:
     def threshold(self, name: str, default: float = 0.5) -> float:
         """A decision threshold from the card (``preference``, ``turn``, ``screen``, ``instruction``, ``fact``,
         ``conflict``, ``supersede``, ``applies_subject_weight``), or ``default`` when the card has none.
-        ``supersede`` is the pair reader's when there is one (it judges the relations)."""
+        ``supersede`` is the pair reader's when there is one (it judges the relations), ``conflict`` the sentence
+        reader's when there is one (it decides conflicts for preferences)."""
         if name == "supersede" and self.pair_reader is not None:
             return self.pair_reader.thresholds.get(name, default)
+        if name == "conflict" and self.sentence_reader is not None:
+            return self.sentence_reader.thresholds.get(name, default)
         return self.heads.thresholds.get(name, default)
 
     def _own_vectors(self, texts: Sequence[str]) -> Matrix:
@@ -244,7 +247,7 @@ class LocalUnderstander:
         if len(preferences):
             read, _ = self.sentence_reader.proba([texts[i] for i in preferences])
             proba[list(preferences)] = read
-        return proba, self.sentence_reader.thresholds.get("conflict", 0.5)
+        return proba, self.threshold("conflict")
 
     def _subject_columns(self, proba: Matrix) -> Matrix:
         """Subject probabilities in ``SUBJECTS`` order, then ``none``."""

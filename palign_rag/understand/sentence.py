@@ -1,10 +1,11 @@
 """``SentenceReader``: which way a preference pushes, read by the bundled MiniLM fine-tuned with low-rank deltas.
 
 Why a second reading of a sentence the heads already read: the heads see its sentence embedding and its words,
-which say what it is about, not which way it pushes. "If you don't know, guess, but say it's a guess" and "just
-guess and say it like it's fact" are about the same thing; only the second asks the assistant to drop honesty.
-The conflict head over embeddings and words found 72% of the test split's value-dropping preferences (session 4).
-The figures that chose this reader are in its card and BENCHMARKS.md.
+which say what it is about, not which way it pushes ("say when you're guessing" and "guess and say it like it's
+fact" are about the same thing; only the second asks the assistant to drop honesty). The conflict head over
+embeddings and words found 72% of the test split's value-dropping preferences (session 4); this reader finds 91%
+at 1.2% false positives (session 7). It is no oracle: it still misses some blunt ones the head catches ("Just
+guess and say it like it's fact.", a strict xfail in the tests). Figures: its card and BENCHMARKS.md.
 
 It reads only sentences already read as preferences (``LocalUnderstander.understand``), so ingest pays for it
 only when a user states something. Weights: ``weights/<name>.npz`` and card ``weights/<name>.json``, written by

@@ -82,3 +82,21 @@ def test_a_model_it_cannot_run_says_what_to_use(tmp_path: Path) -> None:
 
 def test_the_default_embedder_is_the_onnx_path() -> None:
     assert isinstance(default_embedder(), OnnxEmbedder)
+
+
+def test_an_unwritable_cache_says_what_to_set(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ModelNotFoundError, match="PALIGN_CACHE_DIR"):
+        OnnxEmbedder(cache=blocker / "cache").embed(["hello"])
+
+
+def test_the_export_is_readable_by_other_users_of_a_shared_cache(tmp_path: Path) -> None:
+    import os
+
+    embedder = OnnxEmbedder(cache=tmp_path)
+    embedder.load()
+    assert embedder.exported_to is not None
+    umask = os.umask(0)
+    os.umask(umask)
+    assert embedder.exported_to.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -368,6 +368,16 @@ def test_the_sentence_reader_tells_which_way_a_preference_pushes(local: LocalUnd
 
 @pytest.mark.xfail(
     strict=True,
+    reason="known error of the sentence reader (session 7; the conflict head alone catches it): a blunt request "
+    "to present guesses as facts is read as within the values (issue [3] note)",
+)
+def test_asking_for_guesses_presented_as_facts_is_an_honesty_conflict(local: LocalUnderstander) -> None:
+    [said] = local.understand(["Just guess and say it like it's fact."], force_preference=True)
+    assert said.conflict == "honesty"
+
+
+@pytest.mark.xfail(
+    strict=True,
     reason="known error of the sentence reader and the conflict head alike (session 7): a wish for more safety "
     "information about mixing medications is read as asking to drop safety (issue [3] note)",
 )
@@ -413,5 +423,9 @@ def test_without_the_sentence_reader_the_conflict_head_decides_and_bad_weights_s
 
     np.savez(broken, **{"conflict.w": np.zeros((384, 4), dtype=np.float32)})
     broken.with_suffix(".json").write_text(json.dumps({"heads": {"conflict": ["none"]}, "rank": 8, "alpha": 16}))
-    with pytest.raises(ModelNotFoundError, match=r"train_sentence\.py"):
+    with pytest.raises(ModelNotFoundError, match=r"other classes.*train_sentence\.py"):
+        LocalUnderstander(sentence_reader=broken)
+    heads = {"conflict": ["none", "honesty", "safety", "privacy"], "applies": ["always", "topical"]}
+    broken.with_suffix(".json").write_text(json.dumps({"heads": heads, "rank": 8, "alpha": 16}))
+    with pytest.raises(ModelNotFoundError, match=r"incomplete.*train_sentence\.py"):  # no applies classifier
         LocalUnderstander(sentence_reader=broken)
