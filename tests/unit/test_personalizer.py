@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -242,7 +243,8 @@ def test_memory_text_is_quoted_data_never_template_source(personalizer: Personal
     # template syntax is no way to state a preference: refused at write time (and shown as text if stored)
     with pytest.raises(PolicyViolationError, match="template expression"):
         personalizer.remember("hal", "I prefer {{ 7*7 }} and {% raw %}")
-    assert "49" not in personalizer.compose("hal", [user("hi")]).system_prompt
+    composed = personalizer.compose("hal", [user("hi")]).system_prompt
+    assert "49" not in re.sub(r"data-[0-9a-f]{12}", "", composed)  # the random data-block marker may hold "49"
 
 
 def test_a_custom_policy_file_replaces_the_default(home: Path, backend: RecordingBackend, tmp_path: Path) -> None:
