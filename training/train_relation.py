@@ -137,21 +137,17 @@ def request_pairs(items: list[LabelledText], count: int) -> list[LabelledPair]:
     return drawn
 
 
-def train(pairs: list[LabelledPair], args: argparse.Namespace, tokenizer: Any) -> PairModel:
-    torch.manual_seed(args.seed)
-    model = PairModel(args.rank, args.alpha, args.dropout)
+def fit(model: nn.Module, lengths: list[int], args: argparse.Namespace, batch_loss: Any) -> None:
+    """Train ``model``'s trainable parameters (AdamW, one-cycle schedule) for ``args.epochs`` epochs over batches of
+    inputs of like length (less padding) in random order; ``batch_loss(rows)`` is the loss of one batch."""
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    steps = args.epochs * math.ceil(len(pairs) / args.batch)
+    steps = args.epochs * math.ceil(len(lengths) / args.batch)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps, pct_start=0.1)
-    labels = torch.tensor([CLASSES.index(p.relation) for p in pairs])
     rng = random.Random(args.seed)
-    loss_fn = nn.CrossEntropyLoss()
-    lengths = [len(p.older) + len(p.newer) for p in pairs]
     model.train()
     for epoch in range(args.epochs):
-        # batches of pairs of similar length (less padding), in random order
-        order = list(range(len(pairs)))
+        order = list(range(len(lengths)))
         rng.shuffle(order)
         batches = []
         for start in range(0, len(order), args.batch * 20):
@@ -160,22 +156,35 @@ def train(pairs: list[LabelledPair], args: argparse.Namespace, tokenizer: Any) -
         rng.shuffle(batches)
         total = 0.0
         for rows in batches:
-            batch = tokenizer(
-                [pairs[r].older for r in rows],
-                [pairs[r].newer for r in rows],
-                padding=True,
-                truncation=True,
-                max_length=MAX_TOKENS,
-                return_tensors="pt",
-            )
-            loss = loss_fn(model(dict(batch)), labels[rows])
+            loss = batch_loss(rows)
             loss.backward()
             optimizer.step()
             schedule.step()
             optimizer.zero_grad()
             total += loss.item() * len(rows)
-        print(f"  epoch {epoch + 1}: loss {total / len(pairs):.4f}", flush=True)
+        print(f"  epoch {epoch + 1}: loss {total / len(lengths):.4f}", flush=True)
     model.eval()
+
+
+def train(pairs: list[LabelledPair], args: argparse.Namespace, tokenizer: Any) -> PairModel:
+    torch.manual_seed(args.seed)
+    model = PairModel(args.rank, args.alpha, args.dropout)
+    labels = torch.tensor([CLASSES.index(p.relation) for p in pairs])
+    loss_fn = nn.CrossEntropyLoss()
+
+    def batch_loss(rows: list[int]) -> torch.Tensor:
+        batch = tokenizer(
+            [pairs[r].older for r in rows],
+            [pairs[r].newer for r in rows],
+            padding=True,
+            truncation=True,
+            max_length=MAX_TOKENS,
+            return_tensors="pt",
+        )
+        loss: torch.Tensor = loss_fn(model(dict(batch)), labels[rows])
+        return loss
+
+    fit(model, [len(p.older) + len(p.newer) for p in pairs], args, batch_loss)
     return model
 
 
@@ -288,17 +297,22 @@ def head_supersede(path: str, pairs: list[LabelledPair]) -> np.ndarray:
     return np.concatenate([scores, [j.supersedes for j in judged]])
 
 
+def training_arguments(parser: argparse.ArgumentParser, *, epochs: int, rank: int) -> None:
+    """The options of a LoRA fit (``fit``); alpha defaults to twice the rank."""
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--rank", type=int, default=rank)
+    parser.add_argument("--alpha", type=float, default=2.0 * rank)
+    parser.add_argument("--dropout", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dev-fold", type=int, default=0, help="the fold held out to choose the threshold (0-4)")
     parser.add_argument("--cv", action="store_true", help="also report 5-fold figures (five more fits)")
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--rank", type=int, default=8)
-    parser.add_argument("--alpha", type=float, default=16.0)
-    parser.add_argument("--dropout", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=0)
+    training_arguments(parser, epochs=4, rank=8)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     parser.add_argument("--no-write", action="store_true", help="figures only; write no weights")
     parser.add_argument("--dev-out", help="also save the dev fold's predictions here (.npz: rows, proba)")
