@@ -186,7 +186,7 @@ class LocalUnderstander:
         instruction_of = p_instruction >= self.threshold("instruction")
         said_of = (p_preference >= self.threshold("preference")) & (p_turn >= self.threshold("turn", 0.0))
         preference_of = (said_of | force_preference) & ~instruction_of
-        p_conflict, conflict_threshold = self._conflict_proba(x, texts, np.flatnonzero(preference_of).tolist())
+        p_conflict = self._conflict_proba(x, texts, np.flatnonzero(preference_of).tolist())
         none_column = 0
         value_columns = [CONFLICT_CLASSES.index(c) for c in CONFLICTS]
         out = []
@@ -219,7 +219,7 @@ class LocalUnderstander:
             confidence["stance"] = round(float(max(p_negative[i], 1 - p_negative[i])), 3)
             p_any = 1.0 - float(p_conflict[i, none_column])
             conflict = None
-            if p_any >= conflict_threshold:
+            if p_any >= self.threshold("conflict"):
                 conflict = CONFLICTS[int(np.argmax(p_conflict[i, value_columns]))]
             confidence["conflict"] = round(max(p_any, 1 - p_any), 3)
             out.append(
@@ -235,19 +235,20 @@ class LocalUnderstander:
             )
         return out
 
-    def _conflict_proba(self, x: Matrix, texts: Sequence[str], preferences: Sequence[int]) -> tuple[Matrix, float]:
-        """Conflict probabilities in ``CONFLICT_CLASSES`` order for every text, and the threshold on 1 - P(none):
-        the sentence reader's for the texts read as preferences when there is one, else the conflict head's."""
+    def _conflict_proba(self, x: Matrix, texts: Sequence[str], preferences: Sequence[int]) -> Matrix:
+        """Conflict probabilities in ``CONFLICT_CLASSES`` order for every text: the sentence reader's for the texts
+        read as preferences when there is one (``threshold("conflict")`` is then its threshold), else the head's."""
         head = self.heads["conflict"]
         order = [list(head.classes).index(c) for c in CONFLICT_CLASSES]
         if self.sentence_reader is None:
-            return head.proba(x)[:, order], self.threshold("conflict")
+            by_head: Matrix = head.proba(x)[:, order]
+            return by_head
         proba = np.zeros((len(texts), len(CONFLICT_CLASSES)), dtype=np.float32)
         proba[:, 0] = 1.0  # only preferences can conflict; the others are never read for it
         if len(preferences):
             read, _ = self.sentence_reader.proba([texts[i] for i in preferences])
             proba[list(preferences)] = read
-        return proba, self.threshold("conflict")
+        return proba
 
     def _subject_columns(self, proba: Matrix) -> Matrix:
         """Subject probabilities in ``SUBJECTS`` order, then ``none``."""
