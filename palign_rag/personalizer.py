@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from .backends import Backend, LocalBackend, OpenAIBackend
+from .capture import new_turns_start
 from .compose import Composer
 from .config import Settings
 from .embed import Embedder, Matrix
@@ -288,6 +289,7 @@ class Personalizer:
         origin: str | None = None,
         include_assistant: bool = False,
         at: datetime | None = None,
+        since: int = 0,
     ) -> IngestReport:
         """Store a chat history (OpenAI format): the preferences users state, and their turns as episodes.
 
@@ -298,12 +300,18 @@ class Personalizer:
         (default now) is used. Everything is validated before anything is written. Instruction-like text is
         quarantined (stored for audit, never composed); a preference asking to drop a principle of the
         policy is blocked; a preference that changes or restates an older one supersedes it.
+
+        ``since`` stores only the messages from that index on; the ones before are read only as the context a
+        reply answers (``capture`` uses it to store just what a resent conversation adds).
         """
         scope = self._scope(user_id, "ingest")
         checked = validate_messages(messages)
+        if since < 0:
+            raise InvalidInputError(f"since must be a message index (0 or more), got {since}.")
         default_time = at or utcnow()
         times = [_message_time(m, i, default_time) for i, m in enumerate(checked)]
-        found, redacted = self.privacy.turns(turns(checked, include_assistant=include_assistant))
+        read = [t for t in turns(checked, include_assistant=include_assistant) if t.message_index >= since]
+        found, redacted = self.privacy.turns(read)
         report = IngestReport(redacted=redacted)
         new: dict[str, tuple[Memory, Matrix]] = {}
         resaid: set[str] = set()
@@ -366,6 +374,15 @@ class Personalizer:
             report.superseded,
         )
         return report
+
+    def capture(self, user_id: str, messages: Sequence[dict[str, Any]], *, origin: str | None = None) -> IngestReport:
+        """Store what a chat request adds to its conversation, once its answer arrived: the user turns after the
+        request's last assistant message (``capture.new_turns_start``).
+
+        Clients resend the whole history with every request; only its new turns are stored, so older memories
+        keep their times and a memory the user deleted does not come back. What the proxy and ``wrap()`` run.
+        """
+        return self.ingest(user_id, messages, origin=origin, since=new_turns_start(messages))
 
     def _memories_of(
         self, scope: Scope, chunk: Sequence[Turn], times: Sequence[datetime], origin: str | None
@@ -716,6 +733,12 @@ class Personalizer:
     async def aingest(self, user_id: str, messages: Sequence[dict[str, Any]], **kwargs: Any) -> IngestReport:
         """Async ``ingest``."""
         return await asyncio.to_thread(self.ingest, user_id, messages, **kwargs)
+
+    async def acapture(
+        self, user_id: str, messages: Sequence[dict[str, Any]], *, origin: str | None = None
+    ) -> IngestReport:
+        """Async ``capture``."""
+        return await asyncio.to_thread(self.capture, user_id, messages, origin=origin)
 
     async def acompose(
         self, user_id: str, messages: Sequence[dict[str, Any]], *, memory_budget: int | None = None

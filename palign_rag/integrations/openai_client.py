@@ -4,8 +4,10 @@ The wrapped client has the call surface of the one it wraps. ``.chat.completions
 user's system prompt (the same ``Personalizer.compose`` the proxy runs), sends the composed messages with every
 other argument unchanged, returns the client's answer unchanged (a completion, or a stream yielding the
 client's own chunks), and captures the user's turns into memory once the answer arrived complete: on a worker
-thread, off the caller's path, never for a failed call or a stream cut short, and never twice when a client
-resends the whole history (ingest ids are idempotent). Everything else (``models``, ``embeddings``,
+thread, off the caller's path, never for a failed call or a stream cut short. Only the turns a call adds are
+stored (``Personalizer.capture``: those after the last assistant message), so resending the whole history
+neither stores a turn twice nor brings back a memory the user deleted. At most ``max_pending_captures`` wait
+(``wrapped.captures`` counts what was dropped beyond that). Everything else (``models``, ``embeddings``,
 ``with_options`` ...) is the wrapped client's own, unpersonalized.
 
 The user is ``user=`` given to ``wrap``, or ``palign_user=`` given to ``create`` (taken out before the call is
@@ -26,13 +28,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import threading
-import time
-import weakref
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
+from ..capture import EXIT_WAIT, CaptureQueue
 from ..errors import UsageError
 
 if TYPE_CHECKING:
@@ -42,59 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["PersonalizedAsyncOpenAI", "PersonalizedOpenAI", "wrap"]
 
 logger = logging.getLogger(__name__)
-
-
-_CAPTURES: weakref.WeakSet[_Capture] = weakref.WeakSet()
-EXIT_WAIT = 30.0
-"""Seconds the program's exit waits for captures still queued (all wrapped clients together)."""
-
-
-def _finish_at_exit() -> None:
-    deadline = time.monotonic() + EXIT_WAIT
-    for capture in list(_CAPTURES):
-        if not capture.flush(max(0.0, deadline - time.monotonic())):
-            logger.warning("exiting with captured turns not yet stored (waited %.0f s)", EXIT_WAIT)
-
-
-# captures still queued when the program ends are finished first: this hook runs before the thread pools of the
-# store and the model refuse new work at interpreter exit (``flush()`` is the portable way)
-_register_exit = getattr(threading, "_register_atexit", None)
-if _register_exit is not None:
-    _register_exit(_finish_at_exit)
-
-
-class _Capture:
-    """The worker that stores a user's turns after an answer: one thread per wrapped client, in call order."""
-
-    def __init__(self, personalizer: Personalizer) -> None:
-        self.personalizer = personalizer
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="palign-capture")
-        self._pending: set[Future[None]] = set()
-        self._lock = threading.Lock()
-        _CAPTURES.add(self)
-
-    def submit(self, user: str, messages: list[dict[str, Any]]) -> None:
-        future = self._pool.submit(self._ingest, user, messages)
-        with self._lock:
-            self._pending.add(future)
-        future.add_done_callback(self._done)
-
-    def _done(self, future: Future[None]) -> None:
-        with self._lock:
-            self._pending.discard(future)
-
-    def _ingest(self, user: str, messages: list[dict[str, Any]]) -> None:
-        try:
-            self.personalizer.ingest(user, messages)
-        except Exception as exc:  # the answer is already the caller's; the text stays out of the log
-            logger.warning("capturing a conversation failed: %s", type(exc).__name__)
-
-    def flush(self, timeout: float | None = None) -> bool:
-        """Wait for the captures submitted so far; ``False`` if some were still running at ``timeout``."""
-        with self._lock:
-            pending = set(self._pending)
-        _, not_done = wait(pending, timeout=timeout)
-        return not not_done
 
 
 class _Call:
@@ -121,17 +67,25 @@ class _Call:
 
     def captured(self) -> None:
         if self.user is not None and self.owner.capture_turns:
-            self.owner._capture.submit(self.user, self.original)
+            self.owner._capture.submit(self.owner.personalizer, self.user, self.original)
 
 
 class _Wrapped:
-    def __init__(self, client: Any, personalizer: Personalizer, user: str | None, require_user: bool, capture: bool):
+    def __init__(
+        self,
+        client: Any,
+        personalizer: Personalizer,
+        user: str | None,
+        require_user: bool,
+        capture: bool,
+        max_pending_captures: int = 1000,
+    ):
         self._client = client
         self.personalizer = personalizer
         self.user = user
         self.require_user = require_user
         self.capture_turns = capture
-        self._capture = _Capture(personalizer)
+        self._capture = CaptureQueue(capacity=max_pending_captures)
         self._last_trace: contextvars.ContextVar[Trace | None] = contextvars.ContextVar("palign_trace", default=None)
 
     @property
@@ -144,9 +98,18 @@ class _Wrapped:
         """The client this one wraps."""
         return self._client
 
+    @property
+    def captures(self) -> CaptureQueue:
+        """The worker storing this client's captures: ``pending``, ``dropped`` and ``failed`` counts."""
+        return self._capture
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until the turns of finished calls are stored (``False`` if ``timeout`` came first)."""
         return self._capture.flush(timeout)
+
+    def _drain(self) -> None:
+        if not self.flush(EXIT_WAIT):
+            logger.warning("closing with %d captures not yet stored (waited %.0f s)", self._capture.pending, EXIT_WAIT)
 
     def _rewrapped(self, client: Any) -> Any:
         twin = type(self).__new__(type(self))
@@ -175,7 +138,7 @@ class PersonalizedOpenAI(_Wrapped):
 
     def close(self) -> None:
         """Store the turns still queued, then close the client."""
-        self.flush(EXIT_WAIT)
+        self._drain()
         self._client.close()
 
     def __enter__(self) -> PersonalizedOpenAI:
@@ -194,7 +157,7 @@ class PersonalizedAsyncOpenAI(_Wrapped):
 
     async def close(self) -> None:
         """Store the turns still queued, then close the client."""
-        await asyncio.to_thread(self.flush, EXIT_WAIT)
+        await asyncio.to_thread(self._drain)
         await self._client.close()
 
     async def __aenter__(self) -> PersonalizedAsyncOpenAI:
@@ -359,20 +322,22 @@ def wrap(
     user: str | None = None,
     require_user: bool = True,
     capture: bool = True,
+    max_pending_captures: int = 1000,
 ) -> PersonalizedOpenAI | PersonalizedAsyncOpenAI:
     """Personalize every chat completion made through ``client`` (an ``openai.OpenAI`` or ``AsyncOpenAI``).
 
     ``user`` is whose memories are used and grown (``create(palign_user=...)`` overrides it per call);
-    ``capture=False`` composes but never stores the user's turns.
+    ``capture=False`` composes but never stores the user's turns; ``max_pending_captures`` is how many captures
+    may wait for the worker before new ones are dropped (``wrapped.captures.dropped`` counts them).
     """
     import openai
 
     if isinstance(client, _Wrapped):
         raise UsageError("This client is wrapped already: wrap the original client (wrapped.unwrapped).")
     if isinstance(client, openai.AsyncOpenAI):
-        return PersonalizedAsyncOpenAI(client, personalizer, user, require_user, capture)
+        return PersonalizedAsyncOpenAI(client, personalizer, user, require_user, capture, max_pending_captures)
     if isinstance(client, openai.OpenAI):
-        return PersonalizedOpenAI(client, personalizer, user, require_user, capture)
+        return PersonalizedOpenAI(client, personalizer, user, require_user, capture, max_pending_captures)
     raise UsageError(
         f"wrap() takes an openai.OpenAI or openai.AsyncOpenAI client, not {type(client).__name__}. "
         "For LangChain chat models use palign_rag.integrations.langchain."

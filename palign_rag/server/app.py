@@ -3,9 +3,11 @@
 A thin layer over ``Personalizer``: a chat request is composed for its user (the request's ``user`` field or
 the ``X-Palign-User`` header, inside the tenant its API key maps to), forwarded with every other field
 unchanged, and the answer comes back unchanged apart from the added ``X-Palign-*`` headers. The user's turns
-are captured into memory only after the backend answered successfully, off the response path; ``ingest`` is
-idempotent (a memory's id is a hash of its text), so a client that resends the whole history each time stores
-nothing twice. Every error, malformed requests included, is OpenAI error JSON; no stack trace is ever sent.
+are captured into memory only after the backend answered successfully, off the response path, by a bounded
+``CaptureQueue`` (``app.state.captures``); only the turns a request adds are stored (``Personalizer.capture``),
+so a client that resends the whole history each time stores nothing twice and never brings back a memory the
+user deleted. Every error, malformed requests included, is OpenAI error JSON; no stack trace is ever sent: the
+store or a model being unavailable answers 503 with ``Retry-After``, a bug 500.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import InvalidInputError, PalignError, PolicyViolationError, UsageError
+from ..capture import CaptureQueue
+from ..errors import InvalidInputError, PolicyViolationError, RuntimeFailure, UsageError
 from ..personalizer import Personalizer
 from ..policy import Policy
 from ..types import Memory, MemoryKind, Trace
 from .auth import ApiKeys
-from .upstream import Upstream, UpstreamError, UpstreamPassthrough, error_body
+from .failures import UnexpectedErrors, error_response, unavailable_response
+from .upstream import Upstream, UpstreamError, UpstreamPassthrough
 
 __all__ = ["TraceStore", "create_app", "tenant_personalizers"]
 
@@ -73,10 +77,6 @@ class TraceStore:
         return self._traces.get((tenant, trace_id))
 
 
-def _error(status: int, message: str, kind: str, code: str | None = None, param: str | None = None) -> JSONResponse:
-    return JSONResponse(error_body(message, kind, code, param), status_code=status)
-
-
 class _Unauthorized(Exception):
     pass
 
@@ -114,17 +114,22 @@ def create_app(
     keys: ApiKeys | None = None,
     require_user: bool = False,
     trace_capacity: int = 1000,
+    max_pending_captures: int = 1000,
 ) -> FastAPI:
     """The proxy application. ``personalizer_for(tenant)`` gives the ``Personalizer`` of a tenant (each may
     hold its own policy); ``upstream`` answers the personalized requests; ``keys`` map API keys to tenants
     (none: one open ``default`` tenant); ``require_user`` answers 400 to a chat request that names no user
-    instead of forwarding it unpersonalized."""
+    instead of forwarding it unpersonalized. At most ``max_pending_captures`` captures wait to be stored;
+    beyond that they are dropped and counted in ``app.state.captures.dropped``. Shutting down stores those
+    still waiting (up to ``capture.EXIT_WAIT`` seconds) and logs how many were left."""
     keys = keys or ApiKeys()
     traces = TraceStore(trace_capacity)
+    captures = CaptureQueue(capacity=max_pending_captures, name="palign-proxy-capture")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await asyncio.to_thread(captures.close)
         await upstream.aclose()
 
     app = FastAPI(
@@ -133,10 +138,11 @@ def create_app(
         description="OpenAI-compatible personalization proxy",
         lifespan=lifespan,
     )
+    app.state.captures = captures
 
     @app.exception_handler(_Unauthorized)
     async def unauthorized(request: Request, exc: _Unauthorized) -> JSONResponse:
-        return _error(
+        return error_response(
             401,
             "Missing or invalid API key: send 'Authorization: Bearer <key>'.",
             "invalid_request_error",
@@ -147,7 +153,7 @@ def create_app(
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        return _error(
+        return error_response(
             400,
             f"Invalid request: {where or 'body'}: {first.get('msg', 'malformed')}.",
             "invalid_request_error",
@@ -156,26 +162,28 @@ def create_app(
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail), "invalid_request_error")
+    async def httperror_response(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail), "invalid_request_error")
 
     @app.exception_handler(PolicyViolationError)
     async def refused(request: Request, exc: PolicyViolationError) -> JSONResponse:
-        return _error(422, str(exc), "invalid_request_error", "policy_violation")
+        return error_response(422, str(exc), "invalid_request_error", "policy_violation")
 
     @app.exception_handler(UsageError)
     async def usage(request: Request, exc: UsageError) -> JSONResponse:
-        return _error(400, str(exc), "invalid_request_error", "invalid_request")
+        return error_response(400, str(exc), "invalid_request_error", "invalid_request")
 
     @app.exception_handler(UpstreamError)
     async def upstream_failed(request: Request, exc: UpstreamError) -> JSONResponse:
-        return _error(exc.status, exc.message, "upstream_error", exc.code)
+        headers = {"Retry-After": exc.retry_after} if exc.retry_after else None
+        return error_response(exc.status, exc.message, "upstream_error", exc.code, headers=headers)
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.error("unexpected %s while serving %s", type(exc).__name__, request.url.path)
-        kind = "server_error" if not isinstance(exc, PalignError) else "palign_error"
-        return _error(500, "Internal error in the palign proxy; see its log.", kind)
+    @app.exception_handler(RuntimeFailure)
+    async def unavailable(request: Request, exc: RuntimeFailure) -> JSONResponse:
+        logger.error("%s while serving %s: %s", type(exc).__name__, request.url.path, exc)
+        return unavailable_response(exc)
+
+    app.add_middleware(UnexpectedErrors)
 
     def tenant_of(authorization: str | None) -> str:
         token = authorization.removeprefix("Bearer ").strip() if authorization else None
@@ -184,11 +192,8 @@ def create_app(
             raise _Unauthorized()
         return tenant
 
-    def capture(tenant: str, user: str, messages: list[dict[str, Any]]) -> None:
-        try:
-            personalizer_for(tenant).ingest(user, messages)
-        except Exception as exc:  # never fails the answer already sent; the text stays out of the log
-            logger.warning("capturing a conversation failed: %s", type(exc).__name__)
+    async def capture(tenant: str, user: str, messages: list[dict[str, Any]]) -> None:
+        captures.submit(personalizer_for(tenant), user, messages)  # never blocks: queued, or dropped and counted
 
     @app.get("/v1/models")
     async def models(authorization: str | None = Header(default=None)) -> Response:
@@ -215,7 +220,7 @@ def create_app(
             body["messages"] = composed.messages
             headers.update({"X-Palign-Trace-Id": composed.trace.id, "X-Palign-Personalized": "true"})
         elif require_user:
-            return _error(
+            return error_response(
                 400,
                 "No user: set the request's 'user' field or the X-Palign-User header.",
                 "invalid_request_error",
@@ -245,17 +250,15 @@ def create_app(
                 # a stream cut off mid-way, or one that never said [DONE], is a failed turn: nothing is captured
                 state["complete"] = not cut and b"[DONE]" in tail
 
-            def after() -> None:
+            async def after() -> None:
                 if user and state["complete"]:
-                    capture(tenant, user, original)
+                    await capture(tenant, user, original)
 
             return StreamingResponse(
                 relay(), media_type="text/event-stream", headers=headers, background=BackgroundTask(after)
             )
         reply = await upstream.complete(body)
-        task = (
-            BackgroundTask(asyncio.to_thread, capture, tenant, user, original) if user and reply.status == 200 else None
-        )
+        task = BackgroundTask(capture, tenant, user, original) if user and reply.status == 200 else None
         return Response(
             reply.body, status_code=reply.status, media_type=reply.content_type, headers=headers, background=task
         )
@@ -279,7 +282,7 @@ def create_app(
     async def trace(trace_id: str, authorization: str | None = Header(default=None)) -> Trace | JSONResponse:
         found = traces.get(tenant_of(authorization), trace_id)
         if found is None:
-            return _error(
+            return error_response(
                 404,
                 f"No trace {trace_id} (traces are kept for the latest {trace_capacity} requests).",
                 "invalid_request_error",
@@ -305,7 +308,9 @@ def create_app(
         except InvalidInputError:
             deleted = 0
         if not deleted:
-            return _error(404, f"User {user} has no memory {memory_id}.", "invalid_request_error", "memory_not_found")
+            return error_response(
+                404, f"User {user} has no memory {memory_id}.", "invalid_request_error", "memory_not_found"
+            )
         return JSONResponse({"deleted": deleted})
 
     @app.delete("/v1/users/{user}/memories")

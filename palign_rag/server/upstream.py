@@ -2,10 +2,12 @@
 
 ``HttpUpstream`` forwards the request body as it came, with only ``messages`` replaced, and gives back the
 server's answer unchanged: JSON, or the SSE stream byte for byte. It retries what may pass on a second try
-(timeouts, connection errors, 429 with its ``Retry-After``, 5xx) with jittered exponential backoff, up to
-``max_retries`` and within ``deadline`` seconds; any other 4xx goes back to the client at once. When it gives
-up, ``UpstreamError`` carries the status the proxy answers with (502, 503 or 504). A stream cut off mid-way
-ends with an OpenAI-style error event, never silently.
+(timeouts, connection errors, 408, 429 with its ``Retry-After``, 5xx) with jittered exponential backoff, up to
+``max_retries``; any other 4xx goes back to the client at once. The whole call gives up within ``deadline``
+seconds: each try waits at most ``timeout`` or the time left, whichever is shorter, and no pause runs past it.
+When it gives up, ``UpstreamError`` carries the status the proxy answers with: 504 when the backend did not
+answer in time, 503 when it said it is busy (429, 503), 502 otherwise. A stream cut off mid-way ends with an
+OpenAI-style error event, never silently.
 
 ``BackendUpstream`` answers with a palign ``Backend`` (the bundled local model, a LangChain model, ...)
 and builds the OpenAI response objects itself.
@@ -29,17 +31,24 @@ from ..errors import BackendError
 
 __all__ = ["BackendUpstream", "HttpUpstream", "Upstream", "UpstreamError"]
 
-_RETRIED = {408, 409, 429, 500, 502, 503, 504}
+_RETRIED = {408, 429, 500, 502, 503, 504}
+"""Statuses worth a second try: the backend timed out, is busy, or failed. Any other 4xx is the request's."""
+_TIMED_OUT = {408, 504}
+_BUSY = {429, 503}
 
 
 class UpstreamError(Exception):
-    """The backend could not answer; ``status`` is what the proxy answers with."""
+    """The backend could not answer; ``status`` is what the proxy answers with, ``retry_after`` the backend's
+    own ``Retry-After`` when it said it was busy."""
 
-    def __init__(self, status: int, message: str, code: str = "upstream_error") -> None:
+    def __init__(
+        self, status: int, message: str, code: str = "upstream_error", *, retry_after: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
+        self.retry_after = retry_after
 
 
 class Reply:
@@ -87,6 +96,7 @@ class HttpUpstream:
         self.max_retries = max_retries
         self.deadline = deadline
         self.backoff = backoff
+        self.timeout = timeout
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
 
@@ -107,15 +117,28 @@ class HttpUpstream:
 
     @staticmethod
     def _gave_up(response: httpx.Response | None, error: Exception | None) -> UpstreamError:
-        if isinstance(error, httpx.TimeoutException):
+        if isinstance(error, (httpx.TimeoutException, asyncio.TimeoutError)):
             return UpstreamError(504, "The backend did not answer in time.", "upstream_timeout")
         if error is not None:
             return UpstreamError(
                 502, f"The backend could not be reached ({type(error).__name__}).", "upstream_unreachable"
             )
         assert response is not None
-        status = 503 if response.status_code in (429, 503) else 502
-        return UpstreamError(status, f"The backend answered {response.status_code} after retries.", "upstream_error")
+        message = f"The backend answered {response.status_code} after retries."
+        if response.status_code in _TIMED_OUT:
+            return UpstreamError(504, message, "upstream_timeout")
+        if response.status_code in _BUSY:
+            return UpstreamError(503, message, "upstream_error", retry_after=response.headers.get("retry-after"))
+        return UpstreamError(502, message, "upstream_error")
+
+    async def _try(
+        self, method: str, path: str, body: dict[str, Any] | None, stream: bool, left: float
+    ) -> httpx.Response:
+        """One try, given at most ``left`` seconds (and never more than ``timeout``) to answer."""
+        limit = max(0.0, min(self.timeout, left))
+        request = self._client.build_request(method, path, json=body, timeout=limit)
+        # httpx's timeout bounds each phase (connect, each read); this bounds the try as a whole
+        return await asyncio.wait_for(self._client.send(request, stream=stream), timeout=limit)
 
     async def _send(self, method: str, path: str, body: dict[str, Any] | None, stream: bool) -> httpx.Response:
         started = time.monotonic()
@@ -124,13 +147,12 @@ class HttpUpstream:
             response: httpx.Response | None = None
             error: Exception | None = None
             try:
-                request = self._client.build_request(method, path, json=body)
-                response = await self._client.send(request, stream=stream)
+                response = await self._try(method, path, body, stream, self.deadline - (time.monotonic() - started))
                 if response.status_code not in _RETRIED:
                     return response
                 await response.aread()
                 await response.aclose()
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
+            except (httpx.TimeoutException, httpx.TransportError, asyncio.TimeoutError) as exc:
                 error = exc
             wait = self._pause(attempt, response, started)
             if wait is None:

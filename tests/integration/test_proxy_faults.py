@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -24,15 +26,23 @@ def backend() -> Iterator[FakeBackend]:
         yield fake
 
 
-@pytest.fixture
-def proxy(tmp_path: Path, backend: FakeBackend, real_embedder: Embedder) -> Iterator[tuple[str, Personalizer]]:
-    personalizer = Personalizer(tmp_path / "home", embedder=real_embedder)
-    upstream = HttpUpstream(backend.url + "/v1", timeout=0.5, max_retries=2, backoff=0.01, deadline=10)
+@contextmanager
+def _serve(
+    tmp_path: Path, backend: FakeBackend, embedder: Embedder, **retries: Any
+) -> Iterator[tuple[str, Personalizer]]:
+    personalizer = Personalizer(tmp_path / "home", embedder=embedder)
+    upstream = HttpUpstream(backend.url + "/v1", **{"max_retries": 2, "backoff": 0.01, **retries})
     served = Served(create_app(tenant_personalizers(personalizer), upstream))
     try:
         yield served.url, personalizer
     finally:
         served.stop()
+
+
+@pytest.fixture
+def proxy(tmp_path: Path, backend: FakeBackend, real_embedder: Embedder) -> Iterator[tuple[str, Personalizer]]:
+    with _serve(tmp_path, backend, real_embedder, timeout=0.5, deadline=10) as served:
+        yield served
 
 
 def _request(user: str, text: str) -> dict[str, object]:
@@ -113,3 +123,60 @@ def test_a_stream_that_never_says_done_stores_nothing(proxy: tuple[str, Personal
     assert "".join(c.choices[0].delta.content or "" for c in short) == " ".join(ANSWER.split(" ")[:2])
     client.chat.completions.create(model="m", messages=[{"role": "user", "content": "My rug is red."}], user="eli")
     assert _stored(personalizer, "eli") == ["My rug is red."]
+
+
+def _is_openai_error(response: httpx.Response) -> dict[str, Any]:
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}
+    assert "Traceback" not in response.text
+    error: dict[str, Any] = body["error"]
+    return error
+
+
+def test_a_409_goes_back_to_the_client_at_once_and_stores_nothing(
+    proxy: tuple[str, Personalizer], backend: FakeBackend
+) -> None:
+    url, personalizer = proxy
+    backend.faults = [(409, {})]
+    refused = httpx.post(f"{url}/v1/chat/completions", json=_request("fay", "My mug is tall."), timeout=30)
+    assert refused.status_code == 409 and refused.json()["error"]["message"] == "fault 409"  # the backend's own
+    assert len(backend.received) == 1  # a 4xx other than 429 is the request's: never retried
+    assert httpx.post(f"{url}/v1/chat/completions", json=_request("fay", "My pen is red."), timeout=30).is_success
+    assert _stored(personalizer, "fay") == ["My pen is red."]
+
+
+def test_retry_after_on_a_429_is_waited_for_unless_it_runs_past_the_deadline(
+    proxy: tuple[str, Personalizer], backend: FakeBackend
+) -> None:
+    url, personalizer = proxy
+    backend.faults = [(429, {"Retry-After": "1"})]
+    started = time.monotonic()
+    answered = httpx.post(f"{url}/v1/chat/completions", json=_request("gus", "My kite is blue."), timeout=30)
+    assert answered.status_code == 200 and len(backend.received) == 2
+    assert time.monotonic() - started >= 0.95  # the backend asked for 1 s; the backoff alone is 0.01 s
+    backend.faults = [(429, {"Retry-After": "30"})]  # longer than the 10 s deadline: give up at once
+    started = time.monotonic()
+    busy = httpx.post(f"{url}/v1/chat/completions", json=_request("gus", "My van is grey."), timeout=30)
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "30"
+    assert _is_openai_error(busy)["code"] == "upstream_error"
+    assert time.monotonic() - started < 5.0 and len(backend.received) == 3
+    assert httpx.post(f"{url}/v1/chat/completions", json=_request("gus", "My cup is white."), timeout=30).is_success
+    deadline = time.monotonic() + 30
+    while "My cup is white." not in _stored(personalizer, "gus") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sorted(_stored(personalizer, "gus")) == ["My cup is white.", "My kite is blue."]
+
+
+def test_a_hanging_backend_gives_up_within_the_deadline_not_the_timeout(
+    tmp_path: Path, backend: FakeBackend, real_embedder: Embedder
+) -> None:
+    backend.faults = ["hang"] * 3
+    with _serve(tmp_path, backend, real_embedder, timeout=5.0, deadline=1.0) as (url, personalizer):
+        started = time.monotonic()
+        failed = httpx.post(f"{url}/v1/chat/completions", json=_request("hal", "My boat is small."), timeout=30)
+        elapsed = time.monotonic() - started
+        assert failed.status_code == 504 and _is_openai_error(failed)["code"] == "upstream_timeout"
+        assert elapsed < 1.0 + 0.75  # the 1 s deadline, not one 5 s timeout (and not the backend's 3 s)
+        backend.faults = []
+        assert httpx.post(f"{url}/v1/chat/completions", json=_request("hal", "My oar is long."), timeout=30).is_success
+        assert _stored(personalizer, "hal") == ["My oar is long."]

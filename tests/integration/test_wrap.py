@@ -217,3 +217,42 @@ def test_a_capture_still_queued_at_exit_is_finished(backend: FakeBackend, tmp_pa
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert [m.text for m in Personalizer(home).memories("ivy")] == ["My sister lives in Turin."]
+
+
+def test_a_forgotten_memory_stays_forgotten_when_the_history_is_resent(
+    backend: FakeBackend, personalizer: Personalizer
+) -> None:
+    client = wrap(_client(backend), personalizer, user="jo")
+    history = [{"role": "user", "content": "My cat is called Miso."}]
+    client.chat.completions.create(model="m", messages=history)
+    assert client.flush(timeout=30)
+    first = personalizer.memories("jo")
+    for memory in first:
+        personalizer.forget("jo", memory.id)
+    history += [{"role": "assistant", "content": ANSWER}, {"role": "user", "content": "Any tips for travel?"}]
+    client.chat.completions.create(model="m", messages=history)
+    assert client.flush(timeout=30)
+    texts = _texts(personalizer, "jo")
+    assert "Any tips for travel?" in texts and not any("Miso" in text for text in texts)
+
+
+def test_captures_past_the_bound_are_dropped_without_slowing_calls(backend: FakeBackend, tmp_path: Path) -> None:
+    from palign_rag import FakeEmbedder
+
+    from ..stores import FaultyStore
+
+    store = FaultyStore(tmp_path / "store")
+    personalizer = Personalizer(tmp_path / "home", store=store, embedder=FakeEmbedder())
+    client = wrap(_client(backend), personalizer, user="kit", max_pending_captures=1)
+    store.hold = True  # the capture worker blocks on its first write
+    try:
+        said = ["My bike is green.", "My door is green.", "My kite is green.", "My vase is green."]
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": said[0]}])
+        assert store.holding.wait(30)
+        for text in said[1:]:
+            client.chat.completions.create(model="m", messages=[{"role": "user", "content": text}])
+        assert (client.captures.pending, client.captures.dropped) == (2, 2)
+    finally:
+        store.release()
+    assert client.flush(timeout=30)
+    assert sorted(_texts(personalizer, "kit")) == sorted(said[:2])
