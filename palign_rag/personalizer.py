@@ -29,7 +29,7 @@ from .normalize import detection_views, normalize
 from .onnx_embed import default_embedder
 from .policy import Policy
 from .privacy import Privacy
-from .reconcile import Replacement, replacements
+from .reconcile import Replacement, may_replace_others, replacements
 from .retrieve import SelectionConfig, rank, select
 from .store import ChromaStore, MemoryStore
 from .timecues import TimeCue, find_time_cue
@@ -538,7 +538,7 @@ class Personalizer:
 
         Returns the memories to write: every one of ``new`` (or, with ``only_changed``, only those whose
         status changed) and the stored ones that a new one superseded."""
-        candidates = [(m, v) for m, v in new if m.kind is not MemoryKind.EPISODE and m.status is MemoryStatus.ACTIVE]
+        candidates = [(m, v) for m, v in new if may_replace_others(m)]
         result = {m.id: (m, v) for m, v in new} if not only_changed else {}
         if not candidates:
             return list(result.values())
@@ -582,7 +582,29 @@ class Personalizer:
                 "status_reason": replacement.describe(),
             }
         )
-        newer = newer.model_copy(update={"supersedes": older.id})
+        update: dict[str, Any] = {"supersedes": older.id}
+        if older.kind is MemoryKind.PREFERENCE and newer.kind is not MemoryKind.PREFERENCE:
+            # what replaces a preference is the user's wish on that subject now ("Cancelled the gym, climbing is
+            # my new obsession" after "Gym rat here"): it is composed where the older one would have been
+            read = newer.understanding or Understanding(preference=False)
+            # its confidences were for "no preference": what makes it one now is the replacement, said in the reason
+            confidence = {k: v for k, v in read.confidence.items() if k not in ("preference", "fact")}
+            update.update(
+                kind=MemoryKind.PREFERENCE,
+                applies=older.applies,
+                subject=older.subject,
+                understanding=read.model_copy(
+                    update={
+                        "preference": True,
+                        "fact": False,
+                        "applies": older.applies,
+                        "subject": older.subject,
+                        "confidence": confidence,
+                    }
+                ),
+                status_reason=f"read as a preference because it replaces {older.id}: {replacement.how}",
+            )
+        newer = newer.model_copy(update=update)
         everything[older.id] = result[older.id] = (older, older_vector)
         everything[newer.id] = result[newer.id] = (newer, newer_vector)
 

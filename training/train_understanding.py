@@ -186,6 +186,11 @@ def main() -> None:
         "--relation-oof",
         help="save the relation head's held-out pair predictions here (.npz; train_relation.py reads it)",
     )
+    parser.add_argument(
+        "--preference-oof",
+        help="save the preference heads' held-out readings of every text labelled for it here (.npz: texts, the "
+        "sentence head's best piece, the turn head; train_sentence.py --gate-oof reads it)",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     train_files = sorted((ROOT / "training" / "corpus" / "train").glob("*.jsonl"))
@@ -249,6 +254,13 @@ def main() -> None:
     said = np.array([any(p >= thresholds["preference"] for p in ps) for ps in p_piece])
     pred = said & ((p_turn >= thresholds["turn"]) | single)
     tp, fp, fn = int((pred & truth).sum()), int((pred & ~truth).sum()), int((~pred & truth).sum())
+    if args.preference_oof:
+        np.savez(
+            args.preference_oof,
+            texts=np.array([items[r].text for r in rows]),
+            sentence=np.array([max(ps, default=0.0) for ps in p_piece]),
+            turn=np.where(single, 1.0, p_turn),
+        )
     figures["preference_f1_oof"] = f1(tp, fp, fn)
     figures["preference_precision_oof"] = tp / max(tp + fp, 1)
     figures["preference_recall_oof"] = tp / max(tp + fn, 1)

@@ -184,9 +184,35 @@ class LocalUnderstander:
             p_always = (1 - weight) * p_always + weight * always_share(p_subject, len(ALWAYS_SUBJECTS))
         p_negative = self.heads["stance"].proba(x)[:, list(self.heads["stance"].classes).index("negative")]
         instruction_of = p_instruction >= self.threshold("instruction")
-        said_of = (p_preference >= self.threshold("preference")) & (p_turn >= self.threshold("turn", 0.0))
-        preference_of = (said_of | force_preference) & ~instruction_of
-        p_conflict = self._conflict_proba(x, texts, np.flatnonzero(preference_of).tolist())
+        turn_ok = p_turn >= self.threshold("turn", 0.0)
+        reader = self.sentence_reader
+        if reader is not None and reader.reads_preferences:
+            # the preference head is a gate: the reader decides preference, fact and conflict for the sentences
+            # it lets through, in one pass; the others are no preference, and a fact when the fact head says so
+            gate = reader.thresholds["gate"]
+            maybe = ((p_preference >= gate) & turn_ok) | (p_fact >= gate) | force_preference
+            read_rows = np.flatnonzero(~instruction_of & maybe)
+            read = reader.read([texts[int(i)] for i in read_rows])
+            # the mean of the two readings: on the dev fold as good as the reader alone (F1 0.959 both), and it
+            # keeps short plain statements the reader alone misreads ("Big fan of sushi.": head 0.94, reader 0.29)
+            p_read = (p_preference[read_rows] + read["preference"][:, 1]) / 2
+            p_preference = np.zeros(len(texts), dtype=np.float32)
+            p_preference[read_rows] = p_read
+            fact_threshold = np.full(len(texts), self.threshold("fact"), dtype=np.float32)
+            p_fact = p_fact.copy()
+            p_fact[read_rows] = read["fact"][:, 1]
+            fact_threshold[read_rows] = reader.thresholds["fact"]
+            thresholds = {"preference": reader.thresholds["preference"]}
+            p_conflict = np.zeros((len(texts), len(CONFLICT_CLASSES)), dtype=np.float32)
+            p_conflict[:, 0] = 1.0
+            p_conflict[read_rows] = read["conflict"]
+            preference_of = ((p_preference >= thresholds["preference"]) & turn_ok | force_preference) & ~instruction_of
+        else:
+            thresholds = {"preference": self.threshold("preference")}
+            fact_threshold = np.full(len(texts), self.threshold("fact"), dtype=np.float32)
+            said_of = (p_preference >= thresholds["preference"]) & turn_ok
+            preference_of = (said_of | force_preference) & ~instruction_of
+            p_conflict = self._conflict_proba(x, texts, np.flatnonzero(preference_of).tolist())
         none_column = 0
         value_columns = [CONFLICT_CLASSES.index(c) for c in CONFLICTS]
         out = []
@@ -199,7 +225,7 @@ class LocalUnderstander:
             if not preference:
                 subject = self._best(p_subject[i], SUBJECTS, none=True)
                 reads_fact = not instruction and "fact" in self.heads.heads
-                fact = reads_fact and bool(p_fact[i] >= self.threshold("fact"))
+                fact = reads_fact and bool(p_fact[i] >= fact_threshold[i])
                 if reads_fact:
                     confidence["fact"] = round(float(max(p_fact[i], 1 - p_fact[i])), 3)
                 out.append(

@@ -24,11 +24,12 @@ from ..errors import ModelNotFoundError
 from .labels import CONFLICTS
 from .lora import LoraEncoder, check_head, load_weights, softmax_head
 
-__all__ = ["APPLIES_CLASSES", "CONFLICT_CLASSES", "DEFAULT_SENTENCE_WEIGHTS", "SentenceReader"]
+__all__ = ["APPLIES_CLASSES", "CONFLICT_CLASSES", "DEFAULT_SENTENCE_WEIGHTS", "YES_NO", "SentenceReader"]
 
 DEFAULT_SENTENCE_WEIGHTS = "sentence-minilm-l6-v2"
 CONFLICT_CLASSES: tuple[str, ...] = ("none", *CONFLICTS)
 APPLIES_CLASSES: tuple[str, ...] = ("always", "topical")
+YES_NO: tuple[str, ...] = ("no", "yes")
 TRAINER = "training/train_sentence.py"
 Matrix = npt.NDArray[np.float32]
 
@@ -58,17 +59,32 @@ class SentenceReader:
 
     @property
     def thresholds(self) -> dict[str, float]:
-        """Decision thresholds from the card: ``conflict`` (1 minus the probability of ``none``)."""
+        """Decision thresholds from the card: ``conflict`` (1 minus the probability of ``none``); with the
+        preference and fact classifiers, ``preference`` and ``fact`` (probability of yes), and ``gate``: the
+        preference head's probability from which a sentence is read by this reader at all."""
         return {k: float(v) for k, v in self.card.get("thresholds", {}).items()}
+
+    @property
+    def reads_preferences(self) -> bool:
+        """Whether these weights also tell whether a sentence states a preference or a fact (weights trained
+        before session 8 read only conflict and scope)."""
+        heads = self.card.get("heads", {})
+        return all(
+            tuple(heads.get(h, ())) == YES_NO and check_head(self._arrays, h, heads[h]) for h in ("preference", "fact")
+        ) and {"preference", "fact", "gate"} <= set(self.thresholds)
+
+    def read(self, texts: Sequence[str], *, batch_size: int = 32) -> dict[str, Matrix]:
+        """Every classifier's probabilities, one row per text, in one pass of the model: ``conflict``
+        (``CONFLICT_CLASSES``), ``applies`` (``APPLIES_CLASSES``) and, when ``reads_preferences``,
+        ``preference`` and ``fact`` (``YES_NO``)."""
+        names = ["conflict", "applies", *(["preference", "fact"] if self.reads_preferences else [])]
+        if not texts:
+            sizes = {"conflict": len(CONFLICT_CLASSES), "applies": len(APPLIES_CLASSES)}
+            return {n: np.zeros((0, sizes.get(n, len(YES_NO))), dtype=np.float32) for n in names}
+        pooled = self._encoder.pooled(texts, batch_size=batch_size)
+        return {n: softmax_head(pooled, self._arrays[f"{n}.w"], self._arrays[f"{n}.b"]) for n in names}
 
     def proba(self, texts: Sequence[str], *, batch_size: int = 32) -> tuple[Matrix, Matrix]:
         """Conflict and applies probabilities, one row per text."""
-        if not texts:
-            return (
-                np.zeros((0, len(CONFLICT_CLASSES)), dtype=np.float32),
-                np.zeros((0, len(APPLIES_CLASSES)), dtype=np.float32),
-            )
-        pooled = self._encoder.pooled(texts, batch_size=batch_size)
-        conflict = softmax_head(pooled, self._arrays["conflict.w"], self._arrays["conflict.b"])
-        applies = softmax_head(pooled, self._arrays["applies.w"], self._arrays["applies.b"])
-        return conflict, applies
+        read = self.read(texts, batch_size=batch_size)
+        return read["conflict"], read["applies"]

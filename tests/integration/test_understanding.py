@@ -248,44 +248,82 @@ def test_scenario_suites_report_each_figure_and_name_the_failures(personalizer: 
         run_scenarios(personalizer, tmp_path / "empty")
 
 
-def test_a_later_fact_about_the_user_replaces_the_preference_it_overturns(personalizer: Personalizer) -> None:
-    def said(text: str, when: str) -> list[dict[str, Any]]:
-        return [{"role": "user", "content": text, "created_at": when}, {"role": "assistant", "content": "Noted."}]
+def _said(text: str, when: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": text, "created_at": when}, {"role": "assistant", "content": "Noted."}]
 
-    personalizer.ingest("noor", said("I drive to work every day in my old Golf.", "2025-01-05T10:00:00Z"))
-    report = personalizer.ingest(
-        "noor", said("Sold the car in the spring, it's the train and my bike these days.", "2025-06-05T10:00:00Z")
-    )
-    assert report.facts == 1 and report.superseded == 1
+
+def test_a_later_fact_about_the_user_replaces_the_preference_it_overturns(personalizer: Personalizer) -> None:
+    personalizer.ingest("noor", _said("I love driving to work in my old Golf.", "2025-01-05T10:00:00Z"))
+    later = "Sold the car in the spring, it's the train and my bike these days."
+    assert personalizer.understander.local.understand([later])[0].fact  # read as a fact, not a preference
+    report = personalizer.ingest("noor", _said(later, "2025-06-05T10:00:00Z"))
+    assert report.superseded == 1
     by_text = {m.text: m for m in personalizer.memories("noor")}
-    old, new = (
-        by_text["I drive to work every day in my old Golf."],
-        by_text["Sold the car in the spring, it's the train and my bike these days."],
-    )
-    assert new.kind.value == "fact" and old.kind.value == "preference"
-    assert old.status is MemoryStatus.SUPERSEDED and old.superseded_by == new.id
+    old, new = by_text["I love driving to work in my old Golf."], by_text[later]
+    assert old.status is MemoryStatus.SUPERSEDED and old.superseded_by == new.id and new.supersedes == old.id
+    # what replaces a preference is the preference on that subject now: composed as one, with the older's scope
+    assert new.kind.value == "preference" and (new.applies, new.subject) == (old.applies, old.subject)
     composed = personalizer.compose("noor", [user("How should I get to the airport for an early flight?")])
     used = [c.memory.id for c in composed.trace.used()]
     assert new.id in used and old.id not in used
-    # a fact informs the answer as remembered context; it is no wish to honour
-    assert "Sold the car" in composed.system_prompt.split("# Remembered context", 1)[-1]
 
 
-def test_a_passing_problem_is_not_kept_as_a_fact(local: LocalUnderstander) -> None:
-    said = local.understand(
-        ["My phone battery is dying.", "We had pizza last night.", "I'm a nurse on a children's ward."]
-    )
-    assert [u.fact for u in said] == [False, False, True] and not said[2].preference
-    assert "a fact about the user" in said[2].reason
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="known error of the fact head: 'I can't find my keys anywhere.' is read as a standing fact (0.71); "
-    "it is still no preference (issue [3] note)",
+@pytest.mark.parametrize(
+    ("earlier", "later", "question"),
+    [
+        (
+            "Spicy food is my favourite, the hotter the better.",
+            "Had an ulcer in March, so chilli is off the menu for good.",
+            "What should I cook for dinner tonight?",
+        ),
+        (
+            "Gym rat here, I lift six days a week and love it.",
+            "Cancelled my gym membership in May, rock climbing is my thing now.",
+            "Plan a training week for me.",
+        ),
+    ],
 )
+def test_a_turn_that_says_what_changed_replaces_the_preference(
+    personalizer: Personalizer, earlier: str, later: str, question: str
+) -> None:
+    read = personalizer.understander.local.understand([later])[0]
+    assert not read.preference and not read.fact  # kept whole as an episode, the way ingest found it
+    personalizer.ingest("ines", _said(earlier, "2025-01-05T10:00:00Z"))
+    assert personalizer.ingest("ines", _said(later, "2025-06-05T10:00:00Z")).superseded == 1
+    by_text = {m.text: m for m in personalizer.memories("ines")}
+    old, new = by_text[earlier], by_text[later]
+    assert old.superseded_by == new.id and new.kind.value == "preference" and new.subject == old.subject
+    assert "preference" in (new.understanding.reason if new.understanding else "")
+    assert f"replaces {old.id}" in (new.status_reason or "")  # what `palign memories` shows
+    composed = personalizer.compose("ines", [user(question)])
+    used = [c.memory.text for c in composed.trace.used()]
+    assert later in used and earlier not in used
+    personalizer.forget("ines", new.id)  # forgetting the newer one brings the older back
+    assert {m.text: m for m in personalizer.memories("ines")}[earlier].status is MemoryStatus.ACTIVE
+
+
+def test_a_request_does_not_replace_a_preference(personalizer: Personalizer) -> None:
+    personalizer.ingest("olu", _said("I'm vegetarian, no meat for me.", "2025-01-05T10:00:00Z"))
+    report = personalizer.ingest(
+        "olu", _said("is this sentence correct: the meat was cooked perfectly", "2025-06-05T10:00:00Z")
+    )
+    assert report.superseded == 0
+    composed = personalizer.compose("olu", [user("What should I cook tonight?")])
+    assert "I'm vegetarian, no meat for me." in [c.memory.text for c in composed.trace.used()]
+
+
 def test_losing_ones_keys_is_not_a_standing_fact(local: LocalUnderstander) -> None:
-    assert not local.understand(["I can't find my keys anywhere."])[0].fact
+    # the fact head alone read it as a standing fact (0.71, sessions 4-7); the sentence reader decides now
+    [said] = local.understand(["I can't find my keys anywhere."])
+    assert not said.fact and not said.preference
+
+
+def test_the_sentence_reader_finds_plain_preferences_the_heads_missed(local: LocalUnderstander) -> None:
+    heads_only = LocalUnderstander(sentence_reader=None)
+    text = "I like to host the whole family at Christmas."
+    assert not heads_only.understand([text])[0].preference  # the heads alone: 0.19
+    [said] = local.understand([text])
+    assert said.preference and said.applies == "topical"
 
 
 @pytest.fixture(scope="module")
@@ -366,12 +404,8 @@ def test_the_sentence_reader_tells_which_way_a_preference_pushes(local: LocalUnd
     assert "conflict" in said[0].confidence
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known error of the sentence reader (session 7; the conflict head alone catches it): a blunt request "
-    "to present guesses as facts is read as within the values (issue [3] note)",
-)
 def test_asking_for_guesses_presented_as_facts_is_an_honesty_conflict(local: LocalUnderstander) -> None:
+    # missed by the session-7 reader (a strict xfail then); the conflict head alone caught it
     [said] = local.understand(["Just guess and say it like it's fact."], force_preference=True)
     assert said.conflict == "honesty"
 
@@ -388,25 +422,27 @@ def test_asking_for_the_risks_of_mixing_medications_is_no_conflict(local: LocalU
     assert said.conflict is None
 
 
-def test_the_sentence_reader_reads_only_preferences(local: LocalUnderstander) -> None:
+def test_the_sentence_reader_reads_what_the_heads_let_through_in_one_pass(local: LocalUnderstander) -> None:
     reader = local.sentence_reader
-    assert reader is not None
+    assert reader is not None and reader.reads_preferences
     read: list[list[str]] = []
-    original = reader.proba
+    original = reader.read
 
     def counting(texts: Any, **kwargs: Any) -> Any:
         read.append(list(texts))
         return original(texts, **kwargs)
 
-    reader.proba = counting  # type: ignore[method-assign]
+    reader.read = counting  # type: ignore[method-assign]
     try:
         said = local.understand(
             ["My laptop won't turn on.", "Metric units from now on.", "What's the capital of Peru?"]
         )
     finally:
-        del reader.proba
+        del reader.read
     assert [u.preference for u in said] == [False, True, False]
-    assert read == [["Metric units from now on."]]
+    # one pass reads preference, fact and conflict together; a plain question is stopped by the heads' gate
+    assert len(read) == 1 and "Metric units from now on." in read[0]
+    assert "What's the capital of Peru?" not in read[0]
 
 
 def test_without_the_sentence_reader_the_conflict_head_decides_and_bad_weights_say_how_to_fix(tmp_path: Path) -> None:
@@ -429,3 +465,26 @@ def test_without_the_sentence_reader_the_conflict_head_decides_and_bad_weights_s
     broken.with_suffix(".json").write_text(json.dumps({"heads": heads, "rank": 8, "alpha": 16}))
     with pytest.raises(ModelNotFoundError, match=r"incomplete.*train_sentence\.py"):  # no applies classifier
         LocalUnderstander(sentence_reader=broken)
+
+
+def test_reader_weights_without_the_preference_classifier_still_load_and_decide_conflicts(tmp_path: Path) -> None:
+    import numpy as np
+
+    from palign_rag.understand.sentence import DEFAULT_SENTENCE_WEIGHTS
+
+    folder = Path(__file__).resolve().parents[2] / "palign_rag" / "understand" / "weights"
+    card = json.loads((folder / f"{DEFAULT_SENTENCE_WEIGHTS}.json").read_text())
+    with np.load(folder / f"{DEFAULT_SENTENCE_WEIGHTS}.npz") as data:
+        arrays = {k: data[k] for k in data.files if not k.startswith(("preference.", "fact."))}
+    card["heads"] = {k: v for k, v in card["heads"].items() if k in ("conflict", "applies")}
+    card["thresholds"] = {"conflict": card["thresholds"]["conflict"]}
+    older = tmp_path / "older.npz"
+    np.savez(older, **arrays)
+    older.with_suffix(".json").write_text(json.dumps(card))
+    understander = LocalUnderstander(sentence_reader=older)
+    assert understander.sentence_reader is not None and not understander.sentence_reader.reads_preferences
+    said = understander.understand(
+        ["Metric units from now on.", "Never warn me about health risks, even if what I'm planning is dangerous."]
+    )
+    assert said[0].preference and said[0].conflict is None
+    assert said[1].preference and said[1].conflict == "safety"
