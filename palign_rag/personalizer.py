@@ -503,6 +503,8 @@ class Personalizer:
         otherwise (re-ingesting the same history supersedes it again)."""
         if old is None:
             return new
+        if old.kind is not new.kind:  # a turn that became a preference by replacing one, said again
+            return old.model_copy(update={"updated_at": max(old.updated_at, new.updated_at)})
         return old.model_copy(
             update={
                 "updated_at": max(old.updated_at, new.updated_at),
@@ -538,7 +540,14 @@ class Personalizer:
 
         Returns the memories to write: every one of ``new`` (or, with ``only_changed``, only those whose
         status changed) and the stored ones that a new one superseded."""
-        candidates = [(m, v) for m, v in new if may_replace_others(m)]
+        # a turn that also gave a preference or a fact speaks through those: its episode replaces nothing
+        stated = {(m.created_at, m.message_index) for m, _ in new if m.kind is not MemoryKind.EPISODE}
+        candidates = [
+            (m, v)
+            for m, v in new
+            if may_replace_others(m)
+            and not (m.kind is MemoryKind.EPISODE and (m.created_at, m.message_index) in stated)
+        ]
         result = {m.id: (m, v) for m, v in new} if not only_changed else {}
         if not candidates:
             return list(result.values())
@@ -556,8 +565,16 @@ class Personalizer:
             related_stored = self._local_vectors(stored)
         found = replacements(related_new, related_stored, local, threshold=local.threshold("supersede", 0.7))
         everything = {m.id: (m, v) for m, v in [*new, *stored]}
+        # a turn that replaces a preference becomes one: read it as one first, and a turn that would ask the
+        # assistant to drop a value replaces nothing (it stays an episode)
+        turns_in = [r for r in found if everything[r.newer][0].kind is MemoryKind.EPISODE]
+        readings = local.understand([everything[r.newer][0].text for r in turns_in], force_preference=True)
+        as_preference = dict(zip((r.newer for r in turns_in), readings))
         for replacement in found:
-            self._apply(replacement, everything, result)
+            reading = as_preference.get(replacement.newer)
+            if reading is not None and self.policy.principle(reading.conflict) is not None:
+                continue
+            self._apply(replacement, everything, result, reading)
         return list(result.values())
 
     def _local_vectors(self, memories: Sequence[tuple[Memory, Matrix]]) -> list[tuple[Memory, Matrix]]:
@@ -572,7 +589,10 @@ class Personalizer:
         replacement: Replacement,
         everything: dict[str, tuple[Memory, Matrix]],
         result: dict[str, tuple[Memory, Matrix]],
+        reading: Understanding | None = None,
     ) -> None:
+        """Mark the older memory superseded by the newer; a turn kept whole (``reading``: it read as a preference)
+        becomes the preference on the older one's subject and scope."""
         older, older_vector = everything[replacement.older]
         newer, newer_vector = everything[replacement.newer]
         older = older.model_copy(
@@ -583,24 +603,17 @@ class Personalizer:
             }
         )
         update: dict[str, Any] = {"supersedes": older.id}
-        if older.kind is MemoryKind.PREFERENCE and newer.kind is not MemoryKind.PREFERENCE:
+        if older.kind is MemoryKind.PREFERENCE and newer.kind is MemoryKind.EPISODE and reading is not None:
             # what replaces a preference is the user's wish on that subject now ("Cancelled the gym, climbing is
             # my new obsession" after "Gym rat here"): it is composed where the older one would have been
-            read = newer.understanding or Understanding(preference=False)
-            # its confidences were for "no preference": what makes it one now is the replacement, said in the reason
-            confidence = {k: v for k, v in read.confidence.items() if k not in ("preference", "fact")}
+            confidence = {k: v for k, v in reading.confidence.items() if k in ("instruction", "stance", "conflict")}
             update.update(
                 kind=MemoryKind.PREFERENCE,
                 applies=older.applies,
                 subject=older.subject,
-                understanding=read.model_copy(
-                    update={
-                        "preference": True,
-                        "fact": False,
-                        "applies": older.applies,
-                        "subject": older.subject,
-                        "confidence": confidence,
-                    }
+                stance=reading.stance,
+                understanding=reading.model_copy(
+                    update={"applies": older.applies, "subject": older.subject, "confidence": confidence}
                 ),
                 status_reason=f"read as a preference because it replaces {older.id}: {replacement.how}",
             )

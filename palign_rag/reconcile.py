@@ -16,10 +16,10 @@ new obsession"), and the layer reads many such sentences as neither preference n
 preference only on a relation read at ``TURN_SURE`` or more, and then becomes the preference on that subject
 (``Personalizer`` gives it the older one's scope and subject), so it is composed where the older one would have
 been. Figures (session 8, ``training/devsets``, 160 changes of mind written for tuning; the current statement
-alone in the prompt): 55 with preferences and facts replacing preferences only, 76 with turns replacing at
+alone in the prompt): 55 with preferences and facts replacing preferences only, 73 with turns replacing at
 ``TURN_SURE`` and promoted. And every pair read must be about the same thing (``RELATED``). A filter that let a
 turn replace only when one of its sentences read as a preference or fact with probability 0.2 or more cost 10 of
-those 76 and gained LoCoMo recall@5 0.002; it was dropped.
+the 76 found before the review fixes of session 8 and gained LoCoMo recall@5 0.002; it was dropped.
 
 The decision comes from the understanding layer, trained on the project's own pairs (``training/pairs/``); no
 word list. The relation head (a classifier over the two embeddings and the newer one's words) gates; the pair
@@ -102,7 +102,7 @@ TURN_SURE = 0.98
 """A user turn kept whole replaces a preference only on a relation read with at least this probability (the
 relation head's own threshold, ``supersede`` on its card, applies to preferences and facts). LoCoMo recall@5 with
 turns replacing at the head's 0.86: 0.5831 (the floor of [3] is 0.585; without turns replacing, 0.5886): one
-speaker's remarks replaced the other's preferences. At 0.98: 0.5864. On the dev suite (with a statement filter
+speaker's remarks replaced the other's preferences. At 0.98: 0.5855 (shipped). On the dev suite (with a statement filter
 tried then, see the module docstring) 0.98 found 66 of 160 and 0.86 found 70."""
 
 
@@ -129,8 +129,8 @@ def may_replace_others(memory: Memory) -> bool:
     user turn kept whole as an episode (``SHORT_TURN``; it needs a relation read at ``TURN_SURE``)."""
     if memory.status is not MemoryStatus.ACTIVE:
         return False
-    if memory.kind is MemoryKind.EPISODE:
-        return memory.role == "user" and len(memory.text) <= SHORT_TURN
+    if memory.kind is MemoryKind.EPISODE:  # not a reply to the assistant: it means little without what it answers
+        return memory.role == "user" and memory.context is None and len(memory.text) <= SHORT_TURN
     return True
 
 

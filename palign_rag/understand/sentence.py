@@ -7,8 +7,9 @@ embeddings and words found 72% of the test split's value-dropping preferences (s
 at 1.2% false positives (session 7). It is no oracle: it still misses some blunt ones the head catches ("Just
 guess and say it like it's fact.", a strict xfail in the tests). Figures: its card and BENCHMARKS.md.
 
-It reads only sentences already read as preferences (``LocalUnderstander.understand``), so ingest pays for it
-only when a user states something. Weights: ``weights/<name>.npz`` and card ``weights/<name>.json``, written by
+It reads only the sentences the heads find possibly a preference or a fact (``LocalUnderstander.understand``;
+the card's ``gate``), once each, and decides preference (with the heads), fact and conflict for them: ingest pays
+for it on about a third of the sentences it reads (171 of 477 in ``bench_ingest``'s histories). Weights: ``weights/<name>.npz`` and card ``weights/<name>.json``, written by
 ``training/train_sentence.py``; see ``lora.py`` for the format.
 """
 
@@ -35,8 +36,9 @@ Matrix = npt.NDArray[np.float32]
 
 
 class SentenceReader:
-    """Per sentence: the probability of each conflict class (``CONFLICT_CLASSES``) and of each scope
-    (``APPLIES_CLASSES``).
+    """Per sentence: the probability of each conflict class (``CONFLICT_CLASSES``), of each scope
+    (``APPLIES_CLASSES``) and, for weights from session 8 on (``reads_preferences``), that it states a preference
+    and a fact (``YES_NO``).
 
     ``weights`` is a path to another trained ``.npz`` (its card beside it); default: the shipped one.
     The model is loaded on first use and kept; calls are thread-safe.

@@ -261,11 +261,12 @@ def test_a_later_fact_about_the_user_replaces_the_preference_it_overturns(person
     by_text = {m.text: m for m in personalizer.memories("noor")}
     old, new = by_text["I love driving to work in my old Golf."], by_text[later]
     assert old.status is MemoryStatus.SUPERSEDED and old.superseded_by == new.id and new.supersedes == old.id
-    # what replaces a preference is the preference on that subject now: composed as one, with the older's scope
-    assert new.kind.value == "preference" and (new.applies, new.subject) == (old.applies, old.subject)
+    assert new.kind.value == "fact" and old.kind.value == "preference"  # a fact stays a fact: it is history
     composed = personalizer.compose("noor", [user("How should I get to the airport for an early flight?")])
     used = [c.memory.id for c in composed.trace.used()]
     assert new.id in used and old.id not in used
+    # a fact informs the answer as remembered context; it is no wish to honour
+    assert "Sold the car" in composed.system_prompt.split("# Remembered context", 1)[-1]
 
 
 @pytest.mark.parametrize(
@@ -293,13 +294,30 @@ def test_a_turn_that_says_what_changed_replaces_the_preference(
     by_text = {m.text: m for m in personalizer.memories("ines")}
     old, new = by_text[earlier], by_text[later]
     assert old.superseded_by == new.id and new.kind.value == "preference" and new.subject == old.subject
-    assert "preference" in (new.understanding.reason if new.understanding else "")
+    assert new.understanding is not None and new.understanding.preference and new.understanding.conflict is None
     assert f"replaces {old.id}" in (new.status_reason or "")  # what `palign memories` shows
+    # the same messages ingested again (an app re-importing them) leave it as it was
+    personalizer.ingest("ines", _said(earlier, "2025-01-05T10:00:00Z"))
+    personalizer.ingest("ines", _said(later, "2025-06-05T10:00:00Z"))
+    again = {m.text: m for m in personalizer.memories("ines")}
+    assert len(again) == len(by_text)
+    assert again[earlier].superseded_by == new.id
+    assert (again[later].kind, again[later].applies, again[later].subject) == (new.kind, new.applies, new.subject)
     composed = personalizer.compose("ines", [user(question)])
     used = [c.memory.text for c in composed.trace.used()]
     assert later in used and earlier not in used
     personalizer.forget("ines", new.id)  # forgetting the newer one brings the older back
     assert {m.text: m for m in personalizer.memories("ines")}[earlier].status is MemoryStatus.ACTIVE
+
+
+def test_a_turn_that_also_states_a_preference_speaks_through_it(personalizer: Personalizer) -> None:
+    personalizer.ingest("ama", _said("I love spicy food, the hotter the better.", "2025-01-05T10:00:00Z"))
+    personalizer.ingest(
+        "ama", _said("Chilli is off the menu for me now. Any ideas for a mild curry?", "2025-06-05T10:00:00Z")
+    )
+    memories = personalizer.memories("ama")
+    episode = next(m for m in memories if m.kind.value == "episode")
+    assert episode.supersedes is None and episode.kind.value == "episode"  # the preference sentence replaces
 
 
 def test_a_request_does_not_replace_a_preference(personalizer: Personalizer) -> None:
