@@ -506,3 +506,25 @@ def test_reader_weights_without_the_preference_classifier_still_load_and_decide_
     )
     assert said[0].preference and said[0].conflict is None
     assert said[1].preference and said[1].conflict == "safety"
+
+
+def test_a_turn_that_would_drop_a_value_replaces_nothing(personalizer: Personalizer, monkeypatch: Any) -> None:
+    # no everyday turn was found that the layer reads as neither preference nor fact, the relation head as a
+    # change at 0.98, and as a preference as a conflict: the reading as a preference is made to say "safety"
+    local = personalizer.understander.local
+    reading = local.understand
+
+    def unsafe(texts: Any, *args: Any, **kwargs: Any) -> Any:
+        said = reading(texts, *args, **kwargs)
+        if kwargs.get("force_preference"):
+            return [u.model_copy(update={"conflict": "safety"}) for u in said]
+        return said
+
+    earlier = "Gym rat here, I lift six days a week and love it."
+    later = "Cancelled my gym membership in May, rock climbing is my thing now."
+    personalizer.ingest("eli", _said(earlier, "2025-01-05T10:00:00Z"))
+    monkeypatch.setattr(local, "understand", unsafe)
+    assert personalizer.ingest("eli", _said(later, "2025-06-05T10:00:00Z")).superseded == 0
+    by_text = {m.text: m for m in personalizer.memories("eli")}
+    assert by_text[earlier].status is MemoryStatus.ACTIVE
+    assert by_text[later].kind.value == "episode" and by_text[later].supersedes is None
