@@ -20,9 +20,10 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from fastapi import FastAPI, Header, Request
+from fastapi import FastAPI, Header, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,7 +34,13 @@ from ..personalizer import Personalizer
 from ..policy import Policy
 from ..types import Memory, MemoryKind, Trace
 from .auth import ApiKeys
-from .failures import UnexpectedErrors, error_response, unavailable_response
+from .failures import (
+    UnexpectedErrors,
+    documented_errors,
+    error_response,
+    unavailable_response,
+    without_validation_errors,
+)
 from .upstream import Upstream, UpstreamError, UpstreamPassthrough
 
 __all__ = ["TraceStore", "create_app", "tenant_personalizers"]
@@ -59,6 +66,20 @@ class InspectResponse(BaseModel):
 class NewMemory(BaseModel):
     text: str
     kind: MemoryKind = MemoryKind.PREFERENCE
+
+
+_BEARER = HTTPBearer(
+    auto_error=False,
+    description="An API key as 'Authorization: Bearer <key>'; needed when the server has keys configured.",
+)
+
+_CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The backend's answer: a chat completion, or with `stream: true` server-sent events.",
+        "content": {"application/json": {}, "text/event-stream": {"schema": {"type": "string"}}},
+    },
+    **documented_errors(400, 502, 503, 504),
+}
 
 
 class TraceStore:
@@ -137,7 +158,17 @@ def create_app(
         version="0.1.0",
         description="OpenAI-compatible personalization proxy",
         lifespan=lifespan,
+        # documents the Bearer key; never refuses (auto_error=False): ``tenant_of`` checks the key
+        dependencies=[Security(_BEARER)],
+        responses=documented_errors(401, 500),
     )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = without_validation_errors(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.state.captures = captures
 
     @app.exception_handler(_Unauthorized)
@@ -195,17 +226,17 @@ def create_app(
     async def capture(tenant: str, user: str, messages: list[dict[str, Any]]) -> None:
         captures.submit(personalizer_for(tenant), user, messages)  # never blocks: queued, or dropped and counted
 
-    @app.get("/v1/models")
-    async def models(authorization: str | None = Header(default=None)) -> Response:
+    @app.get("/v1/models", responses=documented_errors(502, 503, 504))
+    async def models(authorization: str | None = Header(default=None, include_in_schema=False)) -> Response:
         tenant_of(authorization)
         reply = await upstream.models()
         return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
 
-    @app.post("/v1/chat/completions", response_model=None)
+    @app.post("/v1/chat/completions", response_model=None, responses=_CHAT_RESPONSES)
     async def chat_completions(
         request: Request,
         payload: ChatCompletionRequest,
-        authorization: str | None = Header(default=None),
+        authorization: str | None = Header(default=None, include_in_schema=False),
         x_palign_user: str | None = Header(default=None),
     ) -> Response:
         tenant = tenant_of(authorization)
@@ -263,10 +294,10 @@ def create_app(
             reply.body, status_code=reply.status, media_type=reply.content_type, headers=headers, background=task
         )
 
-    @app.post("/v1/inspect", response_model=InspectResponse)
+    @app.post("/v1/inspect", response_model=InspectResponse, responses=documented_errors(400, 503))
     async def inspect(
         payload: ChatCompletionRequest,
-        authorization: str | None = Header(default=None),
+        authorization: str | None = Header(default=None, include_in_schema=False),
         x_palign_user: str | None = Header(default=None),
     ) -> InspectResponse:
         """The composed messages and trace for a chat request, without calling the LLM."""
@@ -278,8 +309,10 @@ def create_app(
         traces.add(tenant, composed.trace)
         return InspectResponse(messages=composed.messages, trace=composed.trace)
 
-    @app.get("/v1/traces/{trace_id}", response_model=Trace)
-    async def trace(trace_id: str, authorization: str | None = Header(default=None)) -> Trace | JSONResponse:
+    @app.get("/v1/traces/{trace_id}", response_model=Trace, responses=documented_errors(404))
+    async def trace(
+        trace_id: str, authorization: str | None = Header(default=None, include_in_schema=False)
+    ) -> Trace | JSONResponse:
         found = traces.get(tenant_of(authorization), trace_id)
         if found is None:
             return error_response(
@@ -290,18 +323,27 @@ def create_app(
             )
         return found
 
-    @app.get("/v1/users/{user}/memories", response_model=list[Memory])
-    async def list_memories(user: str, authorization: str | None = Header(default=None)) -> list[Memory]:
+    @app.get("/v1/users/{user}/memories", response_model=list[Memory], responses=documented_errors(400, 503))
+    async def list_memories(
+        user: str, authorization: str | None = Header(default=None, include_in_schema=False)
+    ) -> list[Memory]:
         return await asyncio.to_thread(personalizer_for(tenant_of(authorization)).memories, user)
 
-    @app.post("/v1/users/{user}/memories", response_model=Memory, status_code=201)
-    async def add_memory(user: str, memory: NewMemory, authorization: str | None = Header(default=None)) -> Memory:
+    @app.post(
+        "/v1/users/{user}/memories",
+        response_model=Memory,
+        status_code=201,
+        responses=documented_errors(400, 422, 503),
+    )
+    async def add_memory(
+        user: str, memory: NewMemory, authorization: str | None = Header(default=None, include_in_schema=False)
+    ) -> Memory:
         personalizer = personalizer_for(tenant_of(authorization))
         return await asyncio.to_thread(personalizer.remember, user, memory.text, kind=memory.kind)
 
-    @app.delete("/v1/users/{user}/memories/{memory_id}")
+    @app.delete("/v1/users/{user}/memories/{memory_id}", responses=documented_errors(400, 404, 503))
     async def delete_memory(
-        user: str, memory_id: str, authorization: str | None = Header(default=None)
+        user: str, memory_id: str, authorization: str | None = Header(default=None, include_in_schema=False)
     ) -> JSONResponse:
         try:
             deleted = await asyncio.to_thread(personalizer_for(tenant_of(authorization)).forget, user, memory_id)
@@ -313,8 +355,10 @@ def create_app(
             )
         return JSONResponse({"deleted": deleted})
 
-    @app.delete("/v1/users/{user}/memories")
-    async def delete_memories(user: str, authorization: str | None = Header(default=None)) -> JSONResponse:
+    @app.delete("/v1/users/{user}/memories", responses=documented_errors(400, 503))
+    async def delete_memories(
+        user: str, authorization: str | None = Header(default=None, include_in_schema=False)
+    ) -> JSONResponse:
         deleted = await asyncio.to_thread(personalizer_for(tenant_of(authorization)).forget, user)
         return JSONResponse({"deleted": deleted})
 

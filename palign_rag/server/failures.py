@@ -2,7 +2,9 @@
 
 ``error_response`` builds the error object; ``unavailable_response`` answers 503 with ``Retry-After`` when a part
 of palign outside the request (the memory store, a model) failed; ``UnexpectedErrors`` answers any other
-exception, a bug, with a 500 that names nothing of it.
+exception, a bug, with a 500 that names nothing of it. ``ErrorResponse`` is that object as a pydantic model, for
+the OpenAPI schema: ``documented_errors`` names the statuses a route answers with it, and ``without_validation_errors``
+drops the 422 ``HTTPValidationError`` FastAPI documents by default (malformed requests are answered 400).
 """
 
 from __future__ import annotations
@@ -11,16 +13,70 @@ import logging
 from typing import Any
 
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from ..errors import BackendError, PalignError, RuntimeFailure, StoreError
 from .upstream import error_body
 
-__all__ = ["RETRY_AFTER", "UnexpectedErrors", "error_response", "unavailable_response"]
+__all__ = [
+    "RETRY_AFTER",
+    "ErrorDetail",
+    "ErrorResponse",
+    "UnexpectedErrors",
+    "documented_errors",
+    "error_response",
+    "unavailable_response",
+    "without_validation_errors",
+]
 
 logger = logging.getLogger("palign_rag.server")
 
 RETRY_AFTER = 5
 """Seconds a client is told to wait (``Retry-After``) when the store or a model is unavailable."""
+
+
+class ErrorDetail(BaseModel):
+    message: str = Field(description="what went wrong, and what to do about it")
+    type: str = Field(description="invalid_request_error, server_error, upstream_error or palign_error")
+    param: str | None = Field(description="the request field at fault, when one is")
+    code: str | None = Field(description="a stable code, e.g. invalid_request, invalid_api_key, trace_not_found")
+
+
+class ErrorResponse(BaseModel):
+    """An OpenAI error object: how the proxy answers every failure."""
+
+    error: ErrorDetail
+
+
+_ERRORS = {
+    400: "Malformed request (invalid JSON, a missing or wrongly typed field) or invalid input.",
+    401: "Missing or invalid API key (when the server has keys configured).",
+    404: "No such trace or memory.",
+    422: "The value policy refuses this memory; nothing was stored.",
+    500: "Internal error in the proxy; its log says more.",
+    502: "The backend failed or answered with an error.",
+    503: "The memory store, a model or the backend is unavailable; retry after ``Retry-After`` seconds.",
+    504: "The backend did not answer in time.",
+}
+
+
+def documented_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` entries of a route that answers these statuses with an OpenAI error object."""
+    return {status: {"model": ErrorResponse, "description": _ERRORS[status]} for status in statuses}
+
+
+def without_validation_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` (an OpenAPI document, changed in place) without FastAPI's default 422 ``HTTPValidationError``
+    responses and their component schemas."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            if "HTTPValidationError" in str(responses.get("422", "")):
+                del responses["422"]
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    return schema
 
 
 def error_response(
