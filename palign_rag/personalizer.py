@@ -568,7 +568,12 @@ class Personalizer:
         # a turn that replaces a preference becomes one: read it as one first, and a turn that would ask the
         # assistant to drop a value replaces nothing (it stays an episode)
         turns_in = [r for r in found if everything[r.newer][0].kind is MemoryKind.EPISODE]
-        readings = local.understand([everything[r.newer][0].text for r in turns_in], force_preference=True)
+        readings = local.understand(
+            [everything[r.newer][0].text for r in turns_in],
+            np.stack([everything[r.newer][1] for r in turns_in]) if turns_in else None,
+            embedder_name=self.embedder.name,  # their vectors are reused when they are the heads' embedder's
+            force_preference=True,
+        )
         as_preference = dict(zip((r.newer for r in turns_in), readings))
         for replacement in found:
             reading = as_preference.get(replacement.newer)

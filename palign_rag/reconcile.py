@@ -120,8 +120,8 @@ def _may_replace(newer: Memory, older: Memory) -> bool:
 RELATED = 0.2
 """Two memories are read for a change of mind only when their embeddings' cosine is at least this: a change is
 about the same thing. On the training pairs, 94.8% of changes and 96.6% of restatements reach it, against 4.9%
-of 2,000 random pairs of a preference and a text of the corpus that states nothing; the relation head had taken
-"other way to say: nothing can emerge from a vacuum" to change "I prefer learning through storytelling" (0.98)."""
+of 2,000 random pairs of a preference and a text of the corpus that states nothing; without it, the relation head
+took a request to reword a sentence about literature to change a preference about how to learn (0.98)."""
 
 
 def may_replace_others(memory: Memory) -> bool:

@@ -125,3 +125,13 @@ def running_backend() -> Iterator[FakeBackend]:
         yield fake
     finally:
         served.stop()
+
+
+def openai_error(response: Any) -> dict[str, Any]:
+    """The ``error`` object of an httpx response, asserting it is exactly OpenAI's error JSON and holds no stack
+    trace."""
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}
+    assert "Traceback" not in response.text
+    error: dict[str, Any] = body["error"]
+    return error

@@ -58,6 +58,11 @@ class SentenceReader:
                 f"needed): train them with {TRAINER}, or leave the default."
             )
         self._encoder = LoraEncoder(self.card, self._arrays, self.name, TRAINER)
+        self.reads_preferences = all(
+            tuple(heads.get(h, ())) == YES_NO and check_head(self._arrays, h, heads[h]) for h in ("preference", "fact")
+        ) and {"preference", "fact", "gate"} <= set(self.thresholds)
+        """Whether these weights also tell whether a sentence states a preference or a fact (weights trained
+        before session 8 read only conflict and scope)."""
 
     @property
     def thresholds(self) -> dict[str, float]:
@@ -65,15 +70,6 @@ class SentenceReader:
         preference and fact classifiers, ``preference`` and ``fact`` (probability of yes), and ``gate``: the
         preference head's probability from which a sentence is read by this reader at all."""
         return {k: float(v) for k, v in self.card.get("thresholds", {}).items()}
-
-    @property
-    def reads_preferences(self) -> bool:
-        """Whether these weights also tell whether a sentence states a preference or a fact (weights trained
-        before session 8 read only conflict and scope)."""
-        heads = self.card.get("heads", {})
-        return all(
-            tuple(heads.get(h, ())) == YES_NO and check_head(self._arrays, h, heads[h]) for h in ("preference", "fact")
-        ) and {"preference", "fact", "gate"} <= set(self.thresholds)
 
     def read(self, texts: Sequence[str], *, batch_size: int = 32) -> dict[str, Matrix]:
         """Every classifier's probabilities, one row per text, in one pass of the model: ``conflict``

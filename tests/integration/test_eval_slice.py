@@ -46,9 +46,9 @@ def test_prefeval_explicit_slice(bench: Path, tmp_path: Path, capsys: pytest.Cap
     assert [r["turns"] for r in figures["results"]] == [5, 20]
     for result in figures["results"]:
         assert result["records"] == 6
-        # 5 of 6 at least: since session 8 "I have a strong aversion to subscription-based models ..." is read as a
-        # preference (it was an episode, found by similarity), on subject work, so a question about video-editing
-        # software does not touch it (BENCHMARKS.md, session 8). A collapse of reading or retrieval fails here.
+        # 5 of 6 at least: since session 8 one record's preference is read as a preference on the wrong subject
+        # (it was an episode, found by similarity), so its question does not touch it (BENCHMARKS.md, session 8).
+        # A collapse of reading or retrieval fails here.
         assert result["in_prompt"] >= 0.83  # 5 of 6 (figures are rounded to 4 places)
         assert 0.0 <= result["baseline_hit@5"] <= 1.0
     assert report.read_text().count("<svg") == 1

@@ -16,15 +16,9 @@ import pytest
 from palign_rag import Embedder, Personalizer
 from palign_rag.server import HttpUpstream, create_app, tenant_personalizers
 
-from ..servers import ANSWER, FakeBackend, Served, running_backend
+from ..servers import ANSWER, FakeBackend, Served
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-@pytest.fixture
-def backend() -> Iterator[FakeBackend]:
-    with running_backend() as fake:
-        yield fake
 
 
 @pytest.fixture

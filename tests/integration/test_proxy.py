@@ -19,13 +19,7 @@ import pytest
 from palign_rag import Embedder, Personalizer
 from palign_rag.server import ApiKeys, HttpUpstream, create_app, tenant_personalizers
 
-from ..servers import ANSWER, FakeBackend, Served, running_backend
-
-
-@pytest.fixture
-def backend() -> Iterator[FakeBackend]:
-    with running_backend() as fake:
-        yield fake
+from ..servers import ANSWER, FakeBackend, Served
 
 
 def _proxy(

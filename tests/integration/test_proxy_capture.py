@@ -20,7 +20,7 @@ from palign_rag import Embedder, Personalizer
 from palign_rag.server import HttpUpstream, create_app, tenant_personalizers
 from palign_rag.types import Scope
 
-from ..servers import ANSWER, FakeBackend, Served, running_backend
+from ..servers import ANSWER, FakeBackend, Served
 from ..stores import FaultyStore
 
 
@@ -39,12 +39,6 @@ class Proxy:
         assert self.app.state.captures.flush(60)
         found: list[dict[str, Any]] = httpx.get(f"{self.url}/v1/users/{user}/memories").json()
         return found
-
-
-@pytest.fixture
-def backend() -> Iterator[FakeBackend]:
-    with running_backend() as fake:
-        yield fake
 
 
 @contextmanager

@@ -13,16 +13,10 @@ import pytest
 from palign_rag import Embedder, Personalizer, StoreError
 from palign_rag.server import HttpUpstream, create_app, tenant_personalizers
 
-from ..servers import FakeBackend, Served, running_backend
+from ..servers import FakeBackend, Served, openai_error
 from ..stores import FaultyStore
 
 SECRET = "chroma said: /srv/palign/secret-path is locked"
-
-
-@pytest.fixture
-def backend() -> Iterator[FakeBackend]:
-    with running_backend() as fake:
-        yield fake
 
 
 @pytest.fixture
@@ -46,14 +40,6 @@ def _chat(url: str, text: str) -> httpx.Response:
     return httpx.post(f"{url}/v1/chat/completions", json=body, timeout=30)
 
 
-def _is_openai_error(response: httpx.Response) -> dict[str, object]:
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}
-    assert "Traceback" not in response.text and SECRET not in response.text
-    error: dict[str, object] = body["error"]
-    return error
-
-
 def test_a_store_that_is_down_answers_503_with_retry_after_and_writes_nothing(
     url: str, store: FaultyStore, backend: FakeBackend
 ) -> None:
@@ -61,7 +47,7 @@ def test_a_store_that_is_down_answers_503_with_retry_after_and_writes_nothing(
     store.failing = {"recall", "get", "list_all", "upsert", "delete"}
     chat = _chat(url, "I'm vegetarian, remember that.")
     assert chat.status_code == 503 and int(chat.headers["retry-after"]) > 0
-    assert _is_openai_error(chat)["code"] == "store_unavailable"
+    assert openai_error(chat)["code"] == "store_unavailable"
     assert backend.received == []  # nothing was sent on without the user's memories
     for response in (
         httpx.get(f"{url}/v1/users/ada/memories"),
@@ -69,7 +55,7 @@ def test_a_store_that_is_down_answers_503_with_retry_after_and_writes_nothing(
         httpx.delete(f"{url}/v1/users/ada/memories"),
     ):
         assert response.status_code == 503 and "retry-after" in response.headers
-        assert _is_openai_error(response)["type"] == "server_error"
+        assert openai_error(response)["type"] == "server_error"
     store.failing = {"upsert"}  # reads work again, writes still fail: a write fails whole
     assert httpx.post(f"{url}/v1/users/ada/memories", json={"text": "I prefer short answers."}).status_code == 503
     store.failing = set()
@@ -82,4 +68,4 @@ def test_a_bug_answers_500_in_openai_json_without_its_text(url: str, store: Faul
     store.failing = {"recall", "list_all"}
     for response in (_chat(url, "Hello there."), httpx.get(f"{url}/v1/users/ada/memories")):
         assert response.status_code == 500
-        assert _is_openai_error(response)["type"] == "server_error"
+        assert openai_error(response)["type"] == "server_error"

@@ -16,7 +16,7 @@ import pytest
 from palign_rag import Embedder, Personalizer
 from palign_rag.server import HttpUpstream, create_app, tenant_personalizers
 
-from ..servers import ANSWER, FakeBackend, Served, running_backend
+from ..servers import ANSWER, FakeBackend, Served, openai_error, running_backend
 
 
 @pytest.fixture
@@ -125,14 +125,6 @@ def test_a_stream_that_never_says_done_stores_nothing(proxy: tuple[str, Personal
     assert _stored(personalizer, "eli") == ["My rug is red."]
 
 
-def _is_openai_error(response: httpx.Response) -> dict[str, Any]:
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}
-    assert "Traceback" not in response.text
-    error: dict[str, Any] = body["error"]
-    return error
-
-
 def test_a_409_goes_back_to_the_client_at_once_and_stores_nothing(
     proxy: tuple[str, Personalizer], backend: FakeBackend
 ) -> None:
@@ -158,7 +150,7 @@ def test_retry_after_on_a_429_is_waited_for_unless_it_runs_past_the_deadline(
     started = time.monotonic()
     busy = httpx.post(f"{url}/v1/chat/completions", json=_request("gus", "My van is grey."), timeout=30)
     assert busy.status_code == 503 and busy.headers["retry-after"] == "30"
-    assert _is_openai_error(busy)["code"] == "upstream_error"
+    assert openai_error(busy)["code"] == "upstream_error"
     assert time.monotonic() - started < 5.0 and len(backend.received) == 3
     assert httpx.post(f"{url}/v1/chat/completions", json=_request("gus", "My cup is white."), timeout=30).is_success
     deadline = time.monotonic() + 30
@@ -175,7 +167,7 @@ def test_a_hanging_backend_gives_up_within_the_deadline_not_the_timeout(
         started = time.monotonic()
         failed = httpx.post(f"{url}/v1/chat/completions", json=_request("hal", "My boat is small."), timeout=30)
         elapsed = time.monotonic() - started
-        assert failed.status_code == 504 and _is_openai_error(failed)["code"] == "upstream_timeout"
+        assert failed.status_code == 504 and openai_error(failed)["code"] == "upstream_timeout"
         assert elapsed < 1.0 + 0.75  # the 1 s deadline, not one 5 s timeout (and not the backend's 3 s)
         backend.faults = []
         assert httpx.post(f"{url}/v1/chat/completions", json=_request("hal", "My oar is long."), timeout=30).is_success

@@ -14,18 +14,12 @@ import pytest
 from palign_rag import Embedder, Personalizer
 from palign_rag.server import ApiKeys, HttpUpstream, create_app, tenant_personalizers
 
-from ..servers import FakeBackend, Served, running_backend
+from ..servers import FakeBackend, Served
 
 KEY = "sk-schema"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 CHAT = "/v1/chat/completions"
 ERROR = "#/components/schemas/ErrorResponse"
-
-
-@pytest.fixture
-def backend() -> Iterator[FakeBackend]:
-    with running_backend() as fake:
-        yield fake
 
 
 @pytest.fixture

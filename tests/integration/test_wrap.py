@@ -5,7 +5,6 @@ The Personalizer is real (embedded Chroma in a temp dir, the bundled embedding m
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import openai
@@ -13,13 +12,7 @@ import pytest
 
 from palign_rag import Embedder, Personalizer, UsageError, wrap
 
-from ..servers import ANSWER, FakeBackend, running_backend
-
-
-@pytest.fixture
-def backend() -> Iterator[FakeBackend]:
-    with running_backend() as fake:
-        yield fake
+from ..servers import ANSWER, FakeBackend
 
 
 @pytest.fixture
