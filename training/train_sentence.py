@@ -12,7 +12,7 @@ choose the conflict threshold (the most conflicts found while at most ``--max-fp
 are optimistic; the test split (``palign eval understanding``) is the measure.
 
     .venv/bin/python training/train_understanding.py --no-write --preference-oof /tmp/pref_oof.npz
-    .venv/bin/python training/train_sentence.py --gate-oof /tmp/pref_oof.npz              # the shipped one, ~23 min
+    .venv/bin/python training/train_sentence.py --gate-oof /tmp/pref_oof.npz              # the shipped one, 33 min (shared cores)
     .venv/bin/python training/train_sentence.py --gate-oof /tmp/pref_oof.npz --no-write   # figures only
 """
 
