@@ -29,7 +29,7 @@ from .normalize import detection_views, normalize
 from .onnx_embed import default_embedder
 from .policy import Policy
 from .privacy import Privacy
-from .reconcile import Replacement, may_replace_others, replacements
+from .reconcile import Replacement, may_replace_others, replaceable, replacements
 from .retrieve import SelectionConfig, rank, select
 from .store import ChromaStore, MemoryStore
 from .timecues import TimeCue, find_time_cue
@@ -552,12 +552,8 @@ class Personalizer:
         if not candidates:
             return list(result.values())
         new_ids = {m.id for m, _ in new}
-        # stored facts are never replaced (see reconcile): only stored preferences are read against the new ones
-        stored = [
-            (m, v)
-            for m, v in self._stored_preferences(scope)
-            if m.id not in new_ids and m.kind is MemoryKind.PREFERENCE
-        ]
+        # only what may be replaced (preferences and facts, see reconcile) is read against the new ones
+        stored = [(m, v) for m, v in self._stored_preferences(scope) if m.id not in new_ids and replaceable(m)]
         local = self.understander.local
         related_new, related_stored = candidates, stored
         if self.embedder.name != local.embedder_name:  # the relation head reads its own embedder's vectors
@@ -704,9 +700,12 @@ class Personalizer:
         mark = time.perf_counter()
         recalled = self.store.recall(scope, vector, k=k, text=query, when=cue)
         timings["retrieve"] = (time.perf_counter() - mark) * 1000
-        subjects = (
-            self._query_subjects(query, vector) if any(h.memory.applies == "topical" for h in recalled.hits) else None
+        # a topical preference, and a fact on a subject, is relevant when the question is on its subject
+        on_subjects = any(
+            h.memory.applies == "topical" or (h.memory.kind is MemoryKind.FACT and h.memory.subject is not None)
+            for h in recalled.hits
         )
+        subjects = self._query_subjects(query, vector) if on_subjects else None
         return rank(recalled.hits, policy=self.policy, now=utcnow(), config=self.selection, query_subjects=subjects)
 
     def _query_subjects(self, query: str, vector: Matrix) -> dict[str, float]:

