@@ -71,7 +71,7 @@ class IngestReport(BaseModel):
     blocked: int = 0
     """Preferences that ask the assistant to drop a principle of the policy: stored, never composed."""
     superseded: int = 0
-    """Stored or new preferences replaced by a newer one (a change of mind or a restatement)."""
+    """Stored or new preferences and facts replaced by a newer one (a change of mind or a restatement)."""
     redacted: int = 0
     """Pieces of personal data (emails, card numbers, ...) replaced by their kind before storing."""
     memory_ids: list[str] = Field(default_factory=list)
@@ -739,7 +739,7 @@ class Personalizer:
     def forget(self, user_id: str, memory_id: str | None = None) -> int:
         """Delete one memory of ``user_id`` (or all of them); return how many were deleted.
 
-        A preference that the forgotten one had superseded becomes active again."""
+        A preference or fact that the forgotten one had superseded becomes active again."""
         scope = self._scope(user_id, "forget")
         if memory_id is None:
             return self.store.delete(scope)

@@ -24,7 +24,7 @@ facts replaceable too, 85 at 0.5792. That head let 19% of the compatible pairs o
 (960 pairs written for this: changes told as events, and hard compatible pairs) and p8 (160 explicit changes
 that repeat the older words), it lets 14% of them replace at 0.7 with more of the changes found (recall 0.69
 against 0.63, ``training/eval_relation.py``), and with facts replaceable at 0.7 and turns at 0.9: 88 of 160 at
-0.589 (shipped). Letting a turn replace a fact as well found 1 more and cost 0.005; turns at 0.85 found 90 at
+0.589 (shipped). Letting a turn replace a fact as well found 1 more and cost 0.005 (head p1-p6 at 0.8); turns at 0.85 found 90 at
 0.5877. Known errors are in the tests (strict xfails).
 
 The decision comes from the understanding layer, trained on the project's own pairs (``training/pairs/``); no
@@ -63,7 +63,7 @@ def _strength(memory: Memory) -> int:
 
 @dataclass(frozen=True)
 class Replacement:
-    """An older preference replaced by a newer one."""
+    """An older preference or fact replaced by a newer memory."""
 
     older: str
     newer: str
@@ -100,7 +100,7 @@ def certainty(memory: Memory) -> float:
 
 
 SHORT_TURN = 300
-"""Longest user turn (characters) kept whole as an episode that may replace a preference or fact: a longer one
+"""Longest user turn (characters) kept whole as an episode that may replace a preference: a longer one
 is a task or a story more than a statement about the user, and the relation head was trained on statements."""
 
 
@@ -158,7 +158,7 @@ def replacements(
     *,
     threshold: float,
 ) -> list[Replacement]:
-    """Which preferences the ``new`` ones replace among themselves and the ``stored`` ones (vectors from the
+    """Which preferences and facts the ``new`` ones replace among themselves and the ``stored`` ones (vectors from the
     understander's embedder, unit norm). A newer one replaces an older one when the relation head's
     probability that it changes or restates it is at least ``threshold`` and the newer is read as a preference
     or fact with certainty at least ``SURE``. Each memory is replaced once."""

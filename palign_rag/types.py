@@ -126,9 +126,9 @@ class Memory(BaseModel):
     context: str | None = None
     """For an episode that replied to the assistant: what the assistant had said (shortened)."""
     supersedes: str | None = None
-    """For a preference that replaced an older one: the older one's id."""
+    """For a memory that replaced an older one: the older one's id."""
     superseded_by: str | None = None
-    """For a superseded preference: the id of the newer one that replaced it."""
+    """For a superseded preference or fact: the id of the newer one that replaced it."""
     quarantine_reason: str | None = None
     status_reason: str | None = None
     """Why a memory is superseded or blocked, in words."""

@@ -4,7 +4,8 @@
     .venv/bin/python training/eval_relation.py --threshold 0.8 --threshold 0.9 --data my_pairs.jsonl
 
 For each pair (older, newer, relation) it reads the probability that the newer replaces the older (a change or
-a restatement), as ``reconcile`` does, and reports, at each threshold: the share of changes and restatements
+a restatement), the relation head's probability before ``reconcile``'s other gates (``RELATED``, ``SURE``),
+and reports, at each threshold: the share of changes and restatements
 that would replace (recall), the share of replacements that are right (precision), and the share of compatible
 pairs (both hold: a new instance, someone else's news, a reply, a one-off, a memory) that would wrongly replace
 one. ``training/pairs_test`` was written by helpers who saw none of ``training/pairs``; no choice is made on it.
@@ -36,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     files = [Path(f) for f in args.data] if args.data else sorted((ROOT / "training" / "pairs_test").glob("*.jsonl"))
     pairs = read_pairs(files)
-    local = LocalUnderstander(args.weights) if args.weights else LocalUnderstander()
+    local = LocalUnderstander(args.weights, sentence_reader=None)
     older = [p.older for p in pairs]
     newer = [p.newer for p in pairs]
     judged = local.relate(local.vectors_for(older, None, None), local.vectors_for(newer, None, None), older, newer)

@@ -252,9 +252,11 @@ def only_relation(
     shipped weights, leaving every other head, threshold and figure of the card as it was."""
     from palign_rag.understand.local import LocalUnderstander
 
-    shipped = LocalUnderstander()
+    shipped = LocalUnderstander(sentence_reader=None)
     if shipped.heads.word_dim != args.word_dim:
         raise SystemExit(f"the shipped heads use --word-dim {shipped.heads.word_dim}; pass the same")
+    if shipped.heads.embedder != embedder.name:
+        raise SystemExit(f"the shipped heads read {shipped.heads.embedder} vectors, not {embedder.name}")
     figures: dict[str, Any] = {"pairs": len(pairs)}
     thresholds: dict[str, float] = {}
     head = train_relation_head(pairs, items, embedder, shipped.read, args, figures, thresholds)

@@ -360,6 +360,8 @@ def test_a_later_fact_replaces_an_earlier_fact_and_the_earlier_stays_as_history(
     assert old.status is MemoryStatus.SUPERSEDED and old.superseded_by == new.id  # kept, with its successor
     composed = personalizer.compose("tam", [user("What could I grow this summer?")])
     assert earlier not in composed.system_prompt
+    personalizer.forget("tam", new.id)  # forgetting the newer fact brings the older one back
+    assert {m.text: m for m in personalizer.memories("tam")}[earlier].status is MemoryStatus.ACTIVE
 
 
 def test_a_request_does_not_replace_a_preference(personalizer: Personalizer) -> None:

@@ -135,3 +135,16 @@ def test_a_newer_preference_the_policy_blocks_supersedes_nothing(home: Path, bac
     decision = {c.memory.id: c.decision for c in composed.trace.candidates}
     assert decision[old.id] == "used"
     assert "quarantined" in decision.values() and "superseded" not in decision.values()
+
+
+def test_a_turn_kept_whole_replaces_preferences_but_never_facts() -> None:
+    from palign_rag.reconcile import _may_replace
+    from palign_rag.types import Memory, MemoryKind
+
+    def memory(kind: MemoryKind) -> Memory:
+        return Memory(id=kind.value, user_id="u", text="x", kind=kind)
+
+    turn, fact, preference = memory(MemoryKind.EPISODE), memory(MemoryKind.FACT), memory(MemoryKind.PREFERENCE)
+    assert _may_replace(turn, preference) and not _may_replace(turn, fact)
+    assert _may_replace(fact, fact) and _may_replace(preference, fact) and _may_replace(fact, preference)
+    assert not _may_replace(fact, turn)  # a turn kept whole is never replaced
