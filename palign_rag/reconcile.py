@@ -24,8 +24,9 @@ facts replaceable too, 85 at 0.5792. That head let 19% of the compatible pairs o
 (960 pairs written for this: changes told as events, and hard compatible pairs) and p8 (160 explicit changes
 that repeat the older words), it lets 14% of them replace at 0.7 with more of the changes found (recall 0.69
 against 0.63, ``training/eval_relation.py``), and with facts replaceable at 0.7 and turns at 0.9: 88 of 160 at
-0.589 (shipped). Letting a turn replace a fact as well found 1 more and cost 0.005 (head p1-p6 at 0.8); turns at 0.85 found 90 at
-0.5877. Known errors are in the tests (strict xfails).
+0.589 (shipped; 0.8 found 85 at 0.5881, and read an explicit "I no longer eat ..." after "I love ..." written
+for the tests at 0.72). Letting a turn replace a fact as well found 1 more and cost 0.005 (head p1-p6 at 0.8);
+turns at 0.85 found 90 at 0.5877. Known errors are in the tests (strict xfails).
 
 The decision comes from the understanding layer, trained on the project's own pairs (``training/pairs/``); no
 word list. The relation head (a classifier over the two embeddings and the newer one's words) gates; the pair
@@ -158,8 +159,8 @@ def replacements(
     *,
     threshold: float,
 ) -> list[Replacement]:
-    """Which preferences and facts the ``new`` ones replace among themselves and the ``stored`` ones (vectors from the
-    understander's embedder, unit norm). A newer one replaces an older one when the relation head's
+    """Which preferences and facts the ``new`` ones replace among themselves and the ``stored`` ones (vectors
+    from the understander's embedder, unit norm). A newer one replaces an older one when the relation head's
     probability that it changes or restates it is at least ``threshold`` and the newer is read as a preference
     or fact with certainty at least ``SURE``. Each memory is replaced once."""
     ordered = sorted(((m, v) for m, v in new if may_replace_others(m)), key=lambda mv: _order(mv[0]))

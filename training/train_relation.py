@@ -254,7 +254,8 @@ def choose_gate(
 def head_supersede(path: str, pairs: list[LabelledPair]) -> np.ndarray:
     """The relation head's held-out supersede probability for each pair: ``train_understanding.py
     --relation-oof`` for the pairs it was trained on (the same pairs in the same order, checked), and the
-    shipped head for the request pairs, which it never saw."""
+    shipped head for any pairs after them (an older ``--relation-oof`` file, saved before the head trained on
+    the request pairs too)."""
     with np.load(path) as saved:
         classes = [str(c) for c in saved["classes"]]
         known = len(saved["older"])

@@ -3,7 +3,7 @@
     .venv/bin/python training/train_understanding.py                 # train, report, write the weights
     .venv/bin/python training/train_understanding.py --no-write       # only report
     .venv/bin/python training/train_understanding.py --model mlp --word-dim 4096
-    .venv/bin/python training/train_understanding.py --only-relation --supersede 0.7   # the relation head alone (~3 min)
+    .venv/bin/python training/train_understanding.py --only-relation --supersede 0.7  # relation head alone, 3 min
 
 Data (all written by the project; labels defined in ``training/LABELS.md``):
 - ``training/corpus/train/<writer>_*.jsonl``: the training texts. Each file prefix is one writer (a helper
@@ -53,6 +53,7 @@ from palign_rag.understand.features import (  # noqa: E402
     sentence_features,
 )
 from palign_rag.understand.labels import ALWAYS_SUBJECTS, CONFLICTS, SUBJECTS, TOPIC_SUBJECTS  # noqa: E402
+from palign_rag.understand.local import LocalUnderstander  # noqa: E402
 
 WEIGHTS = ROOT / "palign_rag" / "understand" / "weights"
 
@@ -250,8 +251,6 @@ def only_relation(
 ) -> None:
     """``--only-relation``: retrain the relation head over the shipped heads' readings and write it into the
     shipped weights, leaving every other head, threshold and figure of the card as it was."""
-    from palign_rag.understand.local import LocalUnderstander
-
     shipped = LocalUnderstander(sentence_reader=None)
     if shipped.heads.word_dim != args.word_dim:
         raise SystemExit(f"the shipped heads use --word-dim {shipped.heads.word_dim}; pass the same")
@@ -480,12 +479,12 @@ def main() -> None:
     if not pairs:
         print(json.dumps(figures, indent=2))
         raise SystemExit("no pairs in training/pairs/: the relation head cannot be trained")
-    read = lambda vectors, texts: np.hstack(  # noqa: E731 - what the (final) sentence heads read in each text
-        [
-            heads[h].predict_proba(sentence_features(vectors, texts, args.word_dim))
-            for h in ("stance", "subject", "applies")
-        ]
-    )
+
+    def read(vectors: np.ndarray, texts: list[str]) -> np.ndarray:
+        """What the (final) sentence heads read in each text, as ``LocalUnderstander.read`` does at run time."""
+        x = sentence_features(vectors, texts, args.word_dim)
+        return np.hstack([heads[h].predict_proba(x) for h in ("stance", "subject", "applies")])
+
     heads["relation"] = train_relation_head(pairs, items, embedder, read, args, figures, thresholds)
 
     report(figures, thresholds, args, started)
